@@ -1,0 +1,91 @@
+/* Packed varlen attention: one task per (sequence, head, block of 64 queries). Scores for a block
+ * are [64][len] in per-thread scratch, so memory stays linear in the sequence length. */
+#include <math.h>
+
+#include "kernels/kernels.h"
+
+#define QBLK 64
+
+size_t tp_attention_scratch(int max_len, int n_threads) {
+    return (size_t)QBLK * (size_t)(max_len > 0 ? max_len : 1) * (size_t)(n_threads > 0 ? n_threads : 1);
+}
+
+typedef struct {
+    const tp_attn_args *a;
+    float *scratch;
+    int max_len;
+    int *task_seq; /* unused: tasks are decoded arithmetically */
+    int blocks_per_head_max;
+} attn_ctx;
+
+static void attn_block(const tp_attn_args *a, int s, int h, int qb, float *S) {
+    int base = a->off[s], len = a->off[s + 1] - a->off[s];
+    int q0 = qb * QBLK;
+    if (q0 >= len) return;
+    int nq = len - q0 < QBLK ? len - q0 : QBLK;
+    int group = a->n_heads / a->n_kv_heads;
+    int kh = h / group, hd = a->head_dim;
+    /* keys a query block can see: causal limits the right end */
+    int kend = a->causal ? q0 + nq : len;
+    const float *q = a->q + (size_t)(base + q0) * a->q_stride + (size_t)h * hd;
+    const float *k = a->k + (size_t)base * a->k_stride + (size_t)kh * hd;
+    const float *v = a->v + (size_t)base * a->v_stride + (size_t)kh * hd;
+    float *o = a->out + (size_t)(base + q0) * a->out_stride + (size_t)h * hd;
+    tp_gemm_nt(q, a->q_stride, k, a->k_stride, S, kend, nq, kend, hd, 0);
+    int half = a->window / 2;
+    for (int i = 0; i < nq; i++) {
+        float *row = S + (size_t)i * kend;
+        int qi = q0 + i;
+        int lo = 0, hi = kend; /* visible keys [lo, hi) */
+        if (a->causal && qi + 1 < hi) hi = qi + 1;
+        if (a->window > 0) {
+            if (qi - half > lo) lo = qi - half;
+            if (qi + half + 1 < hi) hi = qi + half + 1;
+        }
+        float mx = -INFINITY;
+        for (int j = lo; j < hi; j++) {
+            row[j] *= a->scale;
+            mx = row[j] > mx ? row[j] : mx;
+        }
+        double sum = 0;
+        for (int j = 0; j < kend; j++) {
+            if (j < lo || j >= hi) {
+                row[j] = 0;
+                continue;
+            }
+            row[j] = expf(row[j] - mx);
+            sum += row[j];
+        }
+        float inv = (float)(1.0 / sum);
+        for (int j = lo; j < hi; j++) row[j] *= inv;
+    }
+    tp_gemm_nn(S, kend, v, a->v_stride, o, a->out_stride, nq, hd, kend);
+}
+
+typedef struct {
+    const tp_attn_args *a;
+    float *scratch;
+    size_t per_thread;
+    int nblk; /* query blocks per (seq, head) for the longest sequence */
+} ctx_t;
+
+static void attn_task(void *vctx, int task, int thread) {
+    ctx_t *c = vctx;
+    const tp_attn_args *a = c->a;
+    int qb = task % c->nblk;
+    int rest = task / c->nblk;
+    int h = rest % a->n_heads;
+    int s = rest / a->n_heads;
+    attn_block(a, s, h, qb, c->scratch + (size_t)thread * c->per_thread);
+}
+
+void tp_attention(tp_pool *pool, const tp_attn_args *a, float *scratch) {
+    int max_len = 0;
+    for (int s = 0; s < a->n_seq; s++) {
+        int l = a->off[s + 1] - a->off[s];
+        max_len = l > max_len ? l : max_len;
+    }
+    if (max_len == 0) return;
+    ctx_t c = {a, scratch, (size_t)QBLK * (size_t)max_len, (max_len + QBLK - 1) / QBLK};
+    tp_pool_run(pool, attn_task, &c, a->n_seq * a->n_heads * c.nblk);
+}

@@ -1,0 +1,49 @@
+/* Internal to kernels/: the packed weight formats built by tp_linear_prepare and the tile kernels
+ * that consume them. Every format keeps W^T in column panels of TP_NR output channels so that one
+ * micro-kernel step reads TP_NR contiguous values per k (or k pair / k quad). */
+#ifndef TP_KERNELS_GEMM_H
+#define TP_KERNELS_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TP_NR 32 /* output channels per panel (two 512-bit vectors) */
+
+typedef struct tp_packed {
+    tp_lin_kind kind;
+    int n, k;
+    int np;         /* panels: ceil(n / TP_NR) */
+    int kp;         /* k padded: k (f32), even (bf16), multiple of 4 (int8) */
+    float *wf;      /* f32:  [np][k][TP_NR] */
+    uint16_t *wb;   /* bf16: [np][kp/2][TP_NR][2] */
+    int8_t *wq;     /* int8: [np][kp/4][TP_NR][4] */
+    float *bias;    /* [np*TP_NR], zero-padded (zeros when the layer has no bias) */
+    float *wscale;  /* int8: per-channel scale [np*TP_NR] */
+    int32_t *wcomp; /* int8: 128 * sum_k wq[j][k], compensates the u8 offset of activations */
+} tp_packed;
+
+/* Epilogue applied to each output element: y = act(acc + bias) + res. */
+typedef struct tp_epi {
+    int act;          /* tp_act */
+    const float *res; /* [m][ldres] or NULL */
+    int ldres;
+} tp_epi;
+
+/* Tiles: rows [m0, m1), panels [p0, p1). A operands:
+ *  f32:  x [m][ldx] floats;
+ *  bf16: xb [m][kp] bf16 (k padded with zeros);
+ *  int8: xq [m][kp] u8 (= s8 + 128, padding 128), xs [m] row scales. */
+void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0, int m1, int p0,
+                        int p1, float *y, int ldy, const tp_epi *e);
+void tp_avx512_tile_bf16(const tp_packed *P, const uint16_t *xb, int m0, int m1, int p0, int p1,
+                         float *y, int ldy, const tp_epi *e);
+void tp_avx512_tile_int8(const tp_packed *P, const uint8_t *xq, const float *xs, int m0, int m1,
+                         int p0, int p1, float *y, int ldy, const tp_epi *e);
+/* x -> bf16 rows (round to nearest even), k padded to kp with zeros. */
+void tp_avx512_to_bf16(const float *x, int k, int kp, uint16_t *out);
+/* x -> u8 rows (s8 + 128) with symmetric per-row scale; returns the scale. */
+float tp_avx512_quant_row(const float *x, int k, int kp, uint8_t *out);
+/* Vectorized activations on n floats (used by the generic-level epilogue too when AVX-512 is on). */
+void tp_avx512_act(float *x, size_t n, int act);
+
+#endif

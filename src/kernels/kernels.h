@@ -1,0 +1,81 @@
+/* Compute kernels. Shapes are row-major; "m" is the number of tokens in a packed batch.
+ * Every fast kernel keeps a plain scalar reference (tp_ref_*) that tests compare against. */
+#ifndef TP_KERNELS_H
+#define TP_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/threadpool.h"
+#include "tidepool.h"
+
+/* A linear layer y = x W^T + b with W in the Hugging Face layout [n_out][n_in].
+ * `w` points at f32 weights (mmapped or converted, not owned). tp_linear_prepare may build a
+ * backend-specific copy (packed, bf16, int8) in `packed`, owned by the struct. */
+typedef enum { TP_LIN_F32 = 0, TP_LIN_BF16, TP_LIN_INT8 } tp_lin_kind;
+
+typedef struct tp_linear {
+    const float *w; /* [n][k] */
+    const float *b; /* [n] or NULL */
+    int n, k;
+    tp_lin_kind kind;
+    void *packed;
+} tp_linear;
+
+/* Converts / packs the weights for `kind`. Called once at load. */
+tp_status tp_linear_prepare(tp_linear *l, tp_lin_kind kind, tp_error *err);
+void tp_linear_release(tp_linear *l);
+/* y[m][n] = x[m][k] W^T + b. y must not alias x. */
+void tp_linear_fwd(tp_pool *pool, const tp_linear *l, const float *x, int m, float *y);
+
+/* Plain GEMM: C[m][n] = A[m][k] * B[n][k]^T (+ C when accumulate). Used for attention. */
+void tp_gemm_nt(const float *a, int lda, const float *b, int ldb, float *c, int ldc, int m, int n,
+                int k, int accumulate);
+/* C[m][n] = A[m][k] * B[k][n] */
+void tp_gemm_nn(const float *a, int lda, const float *b, int ldb, float *c, int ldc, int m, int n,
+                int k);
+
+/* In-place row-wise norms over n columns, m rows. */
+void tp_layernorm(tp_pool *pool, float *x, const float *g, const float *b, int m, int n, float eps);
+/* x = LayerNorm(x + r) */
+void tp_add_layernorm(tp_pool *pool, float *x, const float *r, const float *g, const float *b,
+                      int m, int n, float eps);
+/* y = RMSNorm(x) * g (y may alias x). `offset` is added to g (Gemma-style 1+g) — 0 normally. */
+void tp_rmsnorm(float *y, const float *x, const float *g, int m, int n, float eps);
+
+void tp_gelu_erf(float *x, size_t n);  /* exact erf GELU */
+void tp_gelu_tanh(float *x, size_t n); /* tanh approximation */
+void tp_relu(float *x, size_t n);
+void tp_silu(float *x, size_t n);
+void tp_tanh_inplace(float *x, size_t n);
+/* out[i] = act(gate[i]) * up[i] for rows with interleaved halves: in is [m][2f] as
+ * [gate | up] (GeGLU/SwiGLU); out is [m][f]. act: 0 silu, 1 gelu_erf, 2 gelu_tanh. */
+void tp_glu(const float *in, float *out, int m, int f, int act);
+void tp_softmax_row(float *x, int n);
+
+/* Rotary embedding (HF "rotate_half" layout) on x[m][n_heads][head_dim] in place, for positions
+ * pos[m]. rot_dim <= head_dim (partial rotary). */
+void tp_rope(float *x, int m, int n_heads, int head_dim, int rot_dim, const int32_t *pos,
+             float theta, int stride);
+
+/* Packed varlen attention. q: [tokens][n_heads*hd] with row stride q_stride (likewise k, v with
+ * n_kv_heads), out: [tokens][n_heads*hd] (stride out_stride). Sequences are [off[s], off[s+1]).
+ * causal: token i sees j <= i. window > 0: |i - j| <= window/2 (ModernBERT local attention).
+ * scratch needs tp_attention_scratch(max_len, n_threads) floats. */
+typedef struct tp_attn_args {
+    const float *q, *k, *v;
+    int q_stride, k_stride, v_stride;
+    float *out;
+    int out_stride;
+    const int32_t *off;
+    int n_seq;
+    int n_heads, n_kv_heads, head_dim;
+    float scale;
+    int causal;
+    int window;
+} tp_attn_args;
+
+size_t tp_attention_scratch(int max_len, int n_threads);
+void tp_attention(tp_pool *pool, const tp_attn_args *a, float *scratch);
+
+#endif

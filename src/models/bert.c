@@ -1,0 +1,257 @@
+/* BERT-family encoders: BERT, RoBERTa, XLM-RoBERTa (post-LN, learned absolute positions,
+ * token types), with the sequence-classification heads of BertForSequenceClassification and
+ * (XLM)RobertaForSequenceClassification. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "models/model.h"
+
+typedef struct {
+    tp_linear qkv; /* fused [3h][h]: query | key | value */
+    float *qkv_w, *qkv_b; /* owned storage behind qkv */
+    tp_linear attn_out, inter, out;
+    const float *ln1_g, *ln1_b, *ln2_g, *ln2_b;
+} bert_layer;
+
+typedef struct {
+    tp_model base;
+    int inter_size, type_vocab;
+    int pos_offset; /* RoBERTa: positions start at padding_idx + 1 */
+    int roberta;
+    float eps;
+    int act; /* 0 gelu(erf), 1 gelu(tanh), 2 relu */
+    const float *word, *pos, *type, *emb_g, *emb_b;
+    bert_layer *layers;
+    /* heads */
+    int head_kind; /* 0 none, 1 bert pooler+classifier, 2 roberta dense+out_proj */
+    tp_linear pooler, classifier;
+} bert_model;
+
+static void bert_free(tp_model *mb) {
+    bert_model *m = (bert_model *)mb;
+    if (m->layers) {
+        for (int i = 0; i < m->base.n_layers; i++) {
+            bert_layer *L = &m->layers[i];
+            free(L->qkv_w);
+            free(L->qkv_b);
+            tp_linear_release(&L->qkv);
+            tp_linear_release(&L->attn_out);
+            tp_linear_release(&L->inter);
+            tp_linear_release(&L->out);
+        }
+        free(m->layers);
+    }
+    tp_linear_release(&m->pooler);
+    tp_linear_release(&m->classifier);
+    tp_weights_free(m->base.w);
+    free(m);
+}
+
+/* scratch: qkv [n][3h], ctx [n][h], tmp [n][h], ffn [n][f], attention */
+static size_t bert_scratch(const tp_model *mb, int n_tok, int max_len, int n_threads) {
+    const bert_model *m = (const bert_model *)mb;
+    size_t h = (size_t)m->base.hidden_size, n = (size_t)n_tok;
+    return n * 3 * h + n * h * 2 + n * (size_t)m->inter_size + tp_attention_scratch(max_len, n_threads);
+}
+
+static void act_inplace(int act, float *x, size_t n) {
+    if (act == 0) tp_gelu_erf(x, n);
+    else if (act == 1) tp_gelu_tanh(x, n);
+    else tp_relu(x, n);
+}
+
+static tp_status bert_forward(tp_model *mb, tp_pool *pool, const tp_batch *b, float *x,
+                              float *scratch, tp_error *err) {
+    bert_model *m = (bert_model *)mb;
+    int h = m->base.hidden_size, n = b->n_tok;
+    float *qkv = scratch, *ctx = qkv + (size_t)n * 3 * h, *tmp = ctx + (size_t)n * h,
+          *ffn = tmp + (size_t)n * h, *att = ffn + (size_t)n * m->inter_size;
+    /* embeddings */
+    for (int s = 0; s < b->n_seq; s++) {
+        int nonpad = 0;
+        for (int t = b->off[s]; t < b->off[s + 1]; t++) {
+            int id = b->ids[t], tt = b->type_ids ? b->type_ids[t] : 0;
+            int p = t - b->off[s];
+            if (m->roberta) {
+                if (id == m->base.pad_token_id) p = m->base.pad_token_id;
+                else p = m->base.pad_token_id + (++nonpad);
+            }
+            if (id < 0 || id >= m->base.vocab_size)
+                return tp_fail(err, TP_INVALID, "token id %d out of range [0, %d)", id,
+                               m->base.vocab_size);
+            if (tt < 0 || tt >= m->type_vocab) tt = 0 > tt ? 0 : m->type_vocab - 1;
+            if (p >= m->base.max_positions + m->pos_offset)
+                return tp_fail(err, TP_TOO_LONG, "sequence longer than %d positions",
+                               m->base.max_positions);
+            float *xr = x + (size_t)t * h;
+            const float *we = m->word + (size_t)id * h, *pe = m->pos + (size_t)p * h,
+                        *te = m->type + (size_t)tt * h;
+            for (int j = 0; j < h; j++) xr[j] = we[j] + pe[j] + te[j];
+        }
+    }
+    tp_layernorm(pool, x, m->emb_g, m->emb_b, n, h, m->eps);
+    int hd = h / m->base.n_heads;
+    for (int l = 0; l < m->base.n_layers; l++) {
+        bert_layer *L = &m->layers[l];
+        tp_linear_fwd(pool, &L->qkv, x, n, qkv);
+        tp_attn_args a = {
+            .q = qkv, .k = qkv + h, .v = qkv + 2 * h,
+            .q_stride = 3 * h, .k_stride = 3 * h, .v_stride = 3 * h,
+            .out = ctx, .out_stride = h,
+            .off = b->off, .n_seq = b->n_seq,
+            .n_heads = m->base.n_heads, .n_kv_heads = m->base.n_heads, .head_dim = hd,
+            .scale = 1.0f / sqrtf((float)hd),
+        };
+        tp_attention(pool, &a, att);
+        tp_linear_fwd(pool, &L->attn_out, ctx, n, tmp);
+        tp_add_layernorm(pool, x, tmp, L->ln1_g, L->ln1_b, n, h, m->eps);
+        tp_linear_fwd(pool, &L->inter, x, n, ffn);
+        act_inplace(m->act, ffn, (size_t)n * m->inter_size);
+        tp_linear_fwd(pool, &L->out, ffn, n, tmp);
+        tp_add_layernorm(pool, x, tmp, L->ln2_g, L->ln2_b, n, h, m->eps);
+    }
+    return TP_OK;
+}
+
+static tp_status bert_head(tp_model *mb, tp_pool *pool, const float *in, int rows, float *out,
+                           tp_error *err) {
+    bert_model *m = (bert_model *)mb;
+    int h = m->base.hidden_size;
+    float *tmp = malloc((size_t)rows * h * sizeof *tmp);
+    if (!tmp) return tp_fail(err, TP_NOMEM, "out of memory");
+    tp_linear_fwd(pool, &m->pooler, in, rows, tmp);
+    tp_tanh_inplace(tmp, (size_t)rows * h);
+    tp_linear_fwd(pool, &m->classifier, tmp, rows, out);
+    free(tmp);
+    return TP_OK;
+}
+
+static const tp_model_ops bert_ops = {bert_free, bert_scratch, bert_forward, bert_head};
+static const tp_model_ops bert_ops_nohead = {bert_free, bert_scratch, bert_forward, NULL};
+
+static int num_labels_of(const tp_modeldir *md) {
+    json_t *id2 = json_object_get(md->config, "id2label");
+    int n = tp_cfg_int(md, "num_labels", 0);
+    if (n <= 0 && json_is_object(id2)) n = (int)json_object_size(id2);
+    return n > 0 ? n : 2;
+}
+
+tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load_opts *o,
+                       tp_model **out, tp_error *err) {
+    *out = NULL;
+    bert_model *m = calloc(1, sizeof *m);
+    if (!m) return tp_fail(err, TP_NOMEM, "out of memory");
+    tp_model *B = &m->base;
+    B->ops = &bert_ops;
+    int h = B->hidden_size = tp_cfg_int(md, "hidden_size", 0);
+    B->n_layers = tp_cfg_int(md, "num_hidden_layers", 0);
+    B->n_heads = tp_cfg_int(md, "num_attention_heads", 0);
+    B->vocab_size = tp_cfg_int(md, "vocab_size", 0);
+    m->inter_size = tp_cfg_int(md, "intermediate_size", 0);
+    m->type_vocab = tp_cfg_int(md, "type_vocab_size", 2);
+    m->eps = (float)tp_cfg_num(md, "layer_norm_eps", 1e-12);
+    B->pad_token_id = tp_cfg_int(md, "pad_token_id", 0);
+    int max_pos = tp_cfg_int(md, "max_position_embeddings", 512);
+    m->roberta = !strcmp(md->model_type, "roberta") || !strcmp(md->model_type, "xlm-roberta") ||
+                 strstr(md->architecture, "Roberta") != NULL;
+    m->pos_offset = m->roberta ? B->pad_token_id + 1 : 0;
+    B->max_positions = max_pos - m->pos_offset;
+    const char *act = tp_cfg_str(md, "hidden_act", "gelu");
+    tp_status s = TP_OK;
+    if (!strcmp(act, "gelu")) m->act = 0;
+    else if (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh")) m->act = 1;
+    else if (!strcmp(act, "relu")) m->act = 2;
+    else {
+        s = tp_fail(err, TP_UNSUPPORTED, "%s/config.json: unsupported hidden_act '%s'", md->dir, act);
+        goto fail;
+    }
+    if (h <= 0 || B->n_layers <= 0 || B->n_heads <= 0 || h % B->n_heads || B->vocab_size <= 0 ||
+        m->inter_size <= 0 || m->type_vocab <= 0 || B->max_positions <= 0 || h > 65536 ||
+        B->n_layers > 1024 || m->inter_size > 1 << 20) {
+        s = tp_fail(err, TP_FORMAT,
+                    "%s/config.json: bad dimensions (hidden_size %d, layers %d, heads %d, vocab %d, "
+                    "intermediate %d)",
+                    md->dir, h, B->n_layers, B->n_heads, B->vocab_size, m->inter_size);
+        goto fail;
+    }
+    static const char *const prefixes[] = {"bert.", "roberta.", "model.", NULL};
+    const char *pfx = tp_weights_detect_prefix(w, prefixes, "embeddings.word_embeddings.weight");
+    if (!pfx) {
+        s = tp_fail(err, TP_FORMAT, "%s: no embeddings.word_embeddings.weight tensor (with or "
+                    "without a bert./roberta. prefix)", md->dir);
+        goto fail;
+    }
+    tp_weights_set_prefix(w, pfx);
+    if ((s = tp_model_tensor(w, &m->word, err, 2, B->vocab_size, h, "embeddings.word_embeddings.weight")) ||
+        (s = tp_model_tensor(w, &m->pos, err, 2, max_pos, h, "embeddings.position_embeddings.weight")) ||
+        (s = tp_model_tensor(w, &m->type, err, 2, m->type_vocab, h, "embeddings.token_type_embeddings.weight")) ||
+        (s = tp_model_tensor(w, &m->emb_g, err, 1, h, 0, "embeddings.LayerNorm.weight")) ||
+        (s = tp_model_tensor(w, &m->emb_b, err, 1, h, 0, "embeddings.LayerNorm.bias")))
+        goto fail;
+    m->layers = calloc((size_t)B->n_layers, sizeof *m->layers);
+    if (!m->layers) {
+        s = tp_fail(err, TP_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int l = 0; l < B->n_layers; l++) {
+        bert_layer *L = &m->layers[l];
+        const float *qw, *kw, *vw, *qb, *kb, *vb;
+        const char *p = "encoder.layer.%d.attention.self.%s.%s";
+        if ((s = tp_model_tensor(w, &qw, err, 2, h, h, p, l, "query", "weight")) ||
+            (s = tp_model_tensor(w, &kw, err, 2, h, h, p, l, "key", "weight")) ||
+            (s = tp_model_tensor(w, &vw, err, 2, h, h, p, l, "value", "weight")) ||
+            (s = tp_model_tensor(w, &qb, err, 1, h, 0, p, l, "query", "bias")) ||
+            (s = tp_model_tensor(w, &kb, err, 1, h, 0, p, l, "key", "bias")) ||
+            (s = tp_model_tensor(w, &vb, err, 1, h, 0, p, l, "value", "bias")))
+            goto fail;
+        size_t hh = (size_t)h * h;
+        L->qkv_w = malloc(3 * hh * sizeof(float));
+        L->qkv_b = malloc(3 * (size_t)h * sizeof(float));
+        if (!L->qkv_w || !L->qkv_b) {
+            s = tp_fail(err, TP_NOMEM, "out of memory");
+            goto fail;
+        }
+        memcpy(L->qkv_w, qw, hh * 4);
+        memcpy(L->qkv_w + hh, kw, hh * 4);
+        memcpy(L->qkv_w + 2 * hh, vw, hh * 4);
+        memcpy(L->qkv_b, qb, (size_t)h * 4);
+        memcpy(L->qkv_b + h, kb, (size_t)h * 4);
+        memcpy(L->qkv_b + 2 * h, vb, (size_t)h * 4);
+        L->qkv = (tp_linear){.w = L->qkv_w, .b = L->qkv_b, .n = 3 * h, .k = h};
+        if ((s = tp_linear_prepare(&L->qkv, o->lin_kind, err)) ||
+            (s = tp_model_linear(w, &L->attn_out, h, h, 1, o, err, "encoder.layer.%d.attention.output.dense", l)) ||
+            (s = tp_model_linear(w, &L->inter, m->inter_size, h, 1, o, err, "encoder.layer.%d.intermediate.dense", l)) ||
+            (s = tp_model_linear(w, &L->out, h, m->inter_size, 1, o, err, "encoder.layer.%d.output.dense", l)) ||
+            (s = tp_model_tensor(w, &L->ln1_g, err, 1, h, 0, "encoder.layer.%d.attention.output.LayerNorm.weight", l)) ||
+            (s = tp_model_tensor(w, &L->ln1_b, err, 1, h, 0, "encoder.layer.%d.attention.output.LayerNorm.bias", l)) ||
+            (s = tp_model_tensor(w, &L->ln2_g, err, 1, h, 0, "encoder.layer.%d.output.LayerNorm.weight", l)) ||
+            (s = tp_model_tensor(w, &L->ln2_b, err, 1, h, 0, "encoder.layer.%d.output.LayerNorm.bias", l)))
+            goto fail;
+    }
+    if (strstr(md->architecture, "ForSequenceClassification")) {
+        B->num_labels = num_labels_of(md);
+        B->head_input = TP_HEAD_CLS;
+        if (m->roberta) {
+            m->head_kind = 2;
+            if ((s = tp_model_linear(w, &m->pooler, h, h, 1, o, err, "classifier.dense")) ||
+                (s = tp_model_linear(w, &m->classifier, B->num_labels, h, 1, o, err, "classifier.out_proj")))
+                goto fail;
+        } else {
+            m->head_kind = 1;
+            if ((s = tp_model_linear(w, &m->pooler, h, h, 1, o, err, "pooler.dense")) ||
+                (s = tp_model_linear(w, &m->classifier, B->num_labels, h, 1, o, err, "classifier")))
+                goto fail;
+        }
+    } else {
+        B->ops = &bert_ops_nohead;
+    }
+    B->w = w;
+    *out = B;
+    return TP_OK;
+fail:
+    B->w = NULL; /* the caller keeps ownership of w on failure */
+    bert_free(B);
+    return s;
+}

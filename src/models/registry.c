@@ -1,0 +1,82 @@
+/* Architecture registry: config.json `architectures[0]` (else `model_type`) -> loader. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "models/model.h"
+
+tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load_opts *o,
+                       tp_model **out, tp_error *err);
+
+static const struct {
+    const char *arch;       /* architectures[0] */
+    const char *model_type; /* fallback when architectures is absent */
+    tp_model_loader load;
+} registry[] = {
+    {"BertModel", "bert", tp_bert_load},
+    {"BertForSequenceClassification", NULL, tp_bert_load},
+    {"RobertaModel", "roberta", tp_bert_load},
+    {"RobertaForSequenceClassification", NULL, tp_bert_load},
+    {"XLMRobertaModel", "xlm-roberta", tp_bert_load},
+    {"XLMRobertaForSequenceClassification", NULL, tp_bert_load},
+};
+
+tp_status tp_model_load(const tp_modeldir *md, tp_weights *w, const tp_model_load_opts *o,
+                        tp_model **out, tp_error *err) {
+    *out = NULL;
+    size_t n = sizeof registry / sizeof registry[0];
+    for (size_t i = 0; i < n; i++)
+        if (md->architecture[0] && !strcmp(md->architecture, registry[i].arch))
+            return registry[i].load(md, w, o, out, err);
+    if (!md->architecture[0])
+        for (size_t i = 0; i < n; i++)
+            if (registry[i].model_type && !strcmp(md->model_type, registry[i].model_type))
+                return registry[i].load(md, w, o, out, err);
+    char list[1024] = "";
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", registry[i].arch);
+    }
+    return tp_fail(err, TP_UNSUPPORTED,
+                   "%s/config.json: unsupported architecture '%s' (model_type '%s'); supported: %s",
+                   md->dir, md->architecture[0] ? md->architecture : "(none)", md->model_type,
+                   list);
+}
+
+void tp_model_free(tp_model *m) {
+    if (m) m->ops->free(m);
+}
+
+tp_status tp_model_tensor(tp_weights *w, const float **out, tp_error *err, int ndim, int64_t d0,
+                          int64_t d1, const char *fmt, ...) {
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    int64_t shape[2] = {d0, d1};
+    return tp_weights_f32(w, name, ndim, shape, out, err);
+}
+
+tp_status tp_model_linear(tp_weights *w, tp_linear *l, int n, int k, int bias,
+                          const tp_model_load_opts *o, tp_error *err, const char *fmt, ...) {
+    char base[480], name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(base, sizeof base, fmt, ap);
+    va_end(ap);
+    memset(l, 0, sizeof *l);
+    l->n = n;
+    l->k = k;
+    int64_t ws[2] = {n, k}, bs[1] = {n};
+    snprintf(name, sizeof name, "%s.weight", base);
+    tp_status s = tp_weights_f32(w, name, 2, ws, &l->w, err);
+    if (s != TP_OK) return s;
+    if (bias) {
+        snprintf(name, sizeof name, "%s.bias", base);
+        s = tp_weights_f32(w, name, 1, bs, &l->b, err);
+        if (s != TP_OK) return s;
+    }
+    return tp_linear_prepare(l, o ? o->lin_kind : TP_LIN_F32, err);
+}
