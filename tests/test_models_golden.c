@@ -16,15 +16,48 @@ typedef struct fixture {
     const char *name;
     const char *pooler_config; /* engine options the golden was produced with */
     const char *hf_overrides;
+    const char *field; /* golden field compared (NULL: the task's) */
+    const char *label; /* test name when a fixture runs under several configs (NULL: name) */
 } fixture;
 
+/* vLLM's Qwen3-Reranker recipe; the golden's classifier_from_token is ["\u0120no", "y"] (tiny
+ * vocab: "y" stands in for "yes"). */
+#define QWEN3_RERANKER_TOKENS "\"classifier_from_token\": [\"\\u0120no\", \"y\"]"
+
 static const fixture fixtures[] = {
-    {"bert-embed", NULL, NULL},
-    {"bert-embed-cls-dense", NULL, NULL},
-    {"bert-cross-encoder", NULL, NULL},
-    {"bert-classifier", NULL, NULL},
-    {"xlmr-embed", NULL, NULL},
-    {"xlmr-reranker", NULL, NULL},
+    {.name = "bert-embed"},
+    {.name = "bert-embed-cls-dense"},
+    {.name = "bert-cross-encoder"},
+    {.name = "bert-classifier"},
+    {.name = "xlmr-embed"},
+    {.name = "xlmr-reranker"},
+    {.name = "distilbert-classifier"},
+    {.name = "modernbert-embed"},
+    /* transformers 5 config layout: rope_parameters per layer type and layer_types win over the
+     * legacy keys (set to wrong values here) */
+    {.name = "modernbert-embed",
+     .hf_overrides = "{\"rope_parameters\": {\"full_attention\": {\"rope_type\": \"default\", "
+                     "\"rope_theta\": 160000.0}, \"sliding_attention\": {\"rope_type\": "
+                     "\"default\", \"rope_theta\": 10000.0}}, \"layer_types\": "
+                     "[\"full_attention\", \"sliding_attention\", \"sliding_attention\"], "
+                     "\"global_rope_theta\": 1.0, \"local_rope_theta\": 1.0, "
+                     "\"global_attn_every_n_layers\": 1}",
+     .label = "modernbert-embed-rope-parameters"},
+    {.name = "qwen2-embed"},
+    {.name = "qwen3-embed"},
+    {.name = "llama-embed"},
+    {.name = "qwen2-classifier"},
+    {.name = "qwen2-reward"}, /* default: ALL pooling, raw per-token rewards */
+    /* PRM: vLLM users pass the step tag in --pooler-config; default STEP + softmax */
+    {.name = "qwen2-prm",
+     .pooler_config = "{\"pooling_type\": \"STEP\", \"step_tag_id\": 3}",
+     .field = "step_probs"},
+    {.name = "qwen2-prm", .pooler_config = "{\"softmax\": false}", .label = "qwen2-prm-raw"},
+    {.name = "qwen3-reranker",
+     .hf_overrides = "{\"architectures\": [\"Qwen3ForSequenceClassification\"], "
+                     "\"is_original_qwen3_reranker\": true, " QWEN3_RERANKER_TOKENS "}"},
+    {.name = "qwen3-reranker", .hf_overrides = "{" QWEN3_RERANKER_TOKENS "}",
+     .label = "qwen3-reranker-causallm"},
 };
 
 static int32_t *ids_of(const json_t *arr, size_t *n) {
@@ -91,7 +124,7 @@ static void check_fixture(const fixture *fx) {
     const char *task_name = json_string_value(json_object_get(g, "task"));
     assert_non_null(task_name);
     tp_task task = task_of(task_name);
-    const char *field = field_of(task_name);
+    const char *field = fx->field ? fx->field : field_of(task_name);
 
     tp_engine_opts eo;
     tp_engine_opts_default(&eo);
@@ -170,6 +203,20 @@ static void check_fixture(const fixture *fx) {
                 print_message("%s case %zu: logits differ by %g\n", fx->name, i, dl);
             tp_result_free(&lr);
         }
+        /* yes/no rerankers: the raw score is logit(yes) - logit(no) */
+        json_t *lno = json_object_get(c, "logit_no"), *lyes = json_object_get(c, "logit_yes");
+        if (lno && lyes) {
+            tp_run_opts raw = ro;
+            raw.use_activation = 0;
+            tp_result lr = {0};
+            st = tp_engine_run(e, task, &seqs[i], 1, &raw, &lr, &err);
+            if (st != TP_OK) fail_msg("%s case %zu: raw run failed: %s", fx->name, i, err.msg);
+            double dl = fabs(lr.data[0] - (json_number_value(lyes) - json_number_value(lno)));
+            if (!(dl <= TOL) && out_fail++ < 3)
+                print_message("%s case %zu: logit_yes - logit_no differs by %g\n", fx->name, i,
+                              dl);
+            tp_result_free(&lr);
+        }
     }
     /* batch invariance: all cases in one packed batch */
     st = tp_engine_run(e, task, seqs, n, &ro, batch, &err);
@@ -211,7 +258,7 @@ static void check_fixture(const fixture *fx) {
     }
     print_message("%s: %zu/%zu ids, %zu/%zu %s (max diff %.2g), %zu/%zu batch-invariant (max "
                   "%.2g), %d hidden-state failures, %zu/%zu prompt cases\n",
-                  fx->name, n - (size_t)id_fail, n, n - (size_t)out_fail, n, field, worst,
+                  fx->label ? fx->label : fx->name, n - (size_t)id_fail, n, n - (size_t)out_fail, n, field, worst,
                   n - (size_t)batch_fail, n, worst_batch, hid_fail, n_prompt - (size_t)prompt_fail,
                   n_prompt);
     for (size_t i = 0; i < n; i++) {
@@ -242,7 +289,8 @@ static void test_fixture(void **state) {
 int main(void) {
     struct CMUnitTest tests[sizeof fixtures / sizeof fixtures[0]];
     for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++) {
-        tests[i] = (struct CMUnitTest){fixtures[i].name, test_fixture, NULL, NULL,
+        tests[i] = (struct CMUnitTest){fixtures[i].label ? fixtures[i].label : fixtures[i].name,
+                                       test_fixture, NULL, NULL,
                                        (void *)&fixtures[i]};
     }
     return _cmocka_run_group_tests("models_golden", tests, sizeof fixtures / sizeof fixtures[0],

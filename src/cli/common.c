@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/util.h"
 
 int cli_die(const char *fmt, ...) {
     va_list ap;
@@ -91,6 +92,10 @@ json_t *cli_parse_line(cli_io *io, long len) {
     if (len == 0) {
         cli_die("%s:%ld: empty input line (expected a JSON string or object)", io->in_name,
                 io->line_no);
+        return NULL;
+    }
+    if (!tp_utf8_valid(io->line, (size_t)len)) {
+        cli_die("%s:%ld: input line is not valid UTF-8", io->in_name, io->line_no);
         return NULL;
     }
     json_error_t e;

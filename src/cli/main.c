@@ -15,6 +15,7 @@ static const struct {
     {"score", cmd_score, "MODEL_DIR           relevance scores of (text, pair)"},
     {"classify", cmd_classify, "MODEL_DIR        class probabilities"},
     {"encode", cmd_encode, "MODEL_DIR          token-level outputs"},
+    {"serve", cmd_serve, "MODEL_DIR  HTTP server (OpenAI / vLLM API)"},
 };
 
 static void usage(FILE *f) {

@@ -147,7 +147,9 @@ static void build_info(tp_engine *e) {
     }
     in->pooling = e->pooling_name;
     unsigned t = TP_TASK_TOKEN_EMBED;
-    if (m->ops->head && m->num_labels > 0) {
+    if (m->ops->head && m->num_labels > 0 && m->head_input == TP_HEAD_TOKENS) {
+        t |= TP_TASK_TOKEN_CLASSIFY; /* per-token heads (reward, PRM): no sequence-level result */
+    } else if (m->ops->head && m->num_labels > 0) {
         t |= TP_TASK_CLASSIFY | TP_TASK_TOKEN_CLASSIFY;
         if (m->num_labels == 1) t |= TP_TASK_SCORE;
     } else {
@@ -222,7 +224,9 @@ tp_status tp_engine_load(const char *model_dir, const tp_engine_opts *opts, tp_e
         e->n_modes = e->md.n_pool_modes;
         e->normalize = e->md.normalize;
     } else {
-        e->modes[0] = e->model->is_decoder ? TP_POOL_LAST : TP_POOL_CLS;
+        e->modes[0] = e->model->default_pooling ? e->model->default_pooling
+                      : e->model->is_decoder    ? TP_POOL_LAST
+                                                : TP_POOL_CLS;
         e->n_modes = 1;
         e->normalize = !e->md.has_st;
     }
@@ -230,7 +234,7 @@ tp_status tp_engine_load(const char *model_dir, const tp_engine_opts *opts, tp_e
     e->cls_act = nl == 1 ? TP_ACT_SIGMOID : TP_ACT_SOFTMAX;
     e->score_act = activation_from_config(&e->md, TP_ACT_SIGMOID);
     if (nl == 1) e->cls_act = e->score_act;
-    e->token_softmax = 0;
+    e->token_softmax = e->model->token_softmax;
     e->step_tag_id = -1;
     if (e->model->head_activation) {
         tp_act a;

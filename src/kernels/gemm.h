@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/kernels.h"
+
 #define TP_NR 32 /* output channels per panel (two 512-bit vectors) */
 
 typedef struct tp_packed {
@@ -24,7 +26,7 @@ typedef struct tp_packed {
 
 /* Epilogue applied to each output element: y = act(acc + bias) + res. */
 typedef struct tp_epi {
-    int act;          /* tp_act */
+    int act;          /* tp_epi_act */
     const float *res; /* [m][ldres] or NULL */
     int ldres;
 } tp_epi;

@@ -25,8 +25,31 @@ typedef struct tp_linear {
 /* Converts / packs the weights for `kind`. Called once at load. */
 tp_status tp_linear_prepare(tp_linear *l, tp_lin_kind kind, tp_error *err);
 void tp_linear_release(tp_linear *l);
-/* y[m][n] = x[m][k] W^T + b. y must not alias x. */
+/* y[m][n] = x[m][k] W^T + b. y must not alias x.
+ * After tp_linear_prepare succeeds, the forward pass reads only the prepared copy (l->packed) and
+ * l->b is copied too: the owner may drop or madvise the pages behind l->w and l->b. */
 void tp_linear_fwd(tp_pool *pool, const tp_linear *l, const float *x, int m, float *y);
+
+/* Activations fused into the linear epilogue (also accepted by tp_epi_act_inplace). */
+typedef enum {
+    TP_EPI_NONE = 0,
+    TP_EPI_GELU_ERF,  /* exact erf GELU (HF "gelu") */
+    TP_EPI_GELU_TANH, /* "gelu_new" / "gelu_pytorch_tanh" */
+    TP_EPI_RELU,
+    TP_EPI_SILU,
+} tp_epi_act;
+
+/* y = act(x W^T + b) + res, fused in the GEMM epilogue. res is [m][n] (row stride n) or NULL and
+ * may alias y (not x). Same numerics as tp_linear_fwd followed by the activation and the add. */
+void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, float *y,
+                      tp_epi_act act, const float *res);
+/* Activation over n floats (vectorized where the CPU allows). */
+void tp_epi_act_inplace(float *x, size_t n, tp_epi_act act);
+
+/* Scalar references (tests compare the fast paths against these). */
+void tp_ref_linear(const float *w, const float *b, int n, int k, const float *x, int m, float *y,
+                   tp_epi_act act, const float *res);
+float tp_ref_act(float v, tp_epi_act act);
 
 /* Plain GEMM: C[m][n] = A[m][k] * B[n][k]^T (+ C when accumulate). Used for attention. */
 void tp_gemm_nt(const float *a, int lda, const float *b, int ldb, float *c, int ldc, int m, int n,

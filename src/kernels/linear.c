@@ -1,57 +1,359 @@
-/* Linear layers and GEMM on OpenBLAS. Our own pool splits the output columns so both cores work
- * on every layer; OpenBLAS itself runs single-threaded inside each task. */
+/* Linear layers: weights packed once at load (gemm.h formats), forward passes split into tasks of
+ * output-channel panels on our own pool so both cores work on every layer.
+ *
+ * Dispatch (kernels/cpu.c): at the AVX-512 level the own micro-kernels run (f32 FMA, bf16 with
+ * AVX512-BF16, int8 with AVX512-VNNI); below it, or when the extension is missing, each panel is
+ * expanded to f32 and multiplied by OpenBLAS (single-threaded inside each task), with the same
+ * rounding of the inputs (bf16 rounding, int8 quantization), so every level computes the same
+ * function up to f32 summation order. */
 #include <cblas.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/cpu.h"
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
 
+/* ---- per-calling-thread scratch (grows, never shrinks; freed when the thread exits) --------- */
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+typedef struct {
+    void *p;
+    size_t cap;
+} scratch_buf;
+
+static void scratch_free(void *v) {
+    scratch_buf *s = v;
+    if (s) free(s->p);
+    free(s);
+}
+
+static void scratch_init(void) {
+    pthread_key_create(&scratch_key, scratch_free);
+}
+
+/* 64-byte aligned; NULL on OOM. */
+static void *scratch_get(size_t bytes) {
+    pthread_once(&scratch_once, scratch_init);
+    scratch_buf *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) return NULL;
+        pthread_setspecific(scratch_key, s);
+    }
+    if (s->cap < bytes) {
+        free(s->p);
+        s->cap = 0;
+        s->p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        if (!s->p) return NULL;
+        s->cap = bytes;
+    }
+    return s->p;
+}
+
+/* ---- packing ---------------------------------------------------------------------------------- */
+
+static uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+static float bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static void *alloc64(size_t bytes) {
+    void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (p) memset(p, 0, (bytes + 63) & ~(size_t)63);
+    return p;
+}
+
+static void packed_free(tp_packed *P) {
+    if (!P) return;
+    free(P->wf);
+    free(P->wb);
+    free(P->wq);
+    free(P->bias);
+    free(P->wscale);
+    free(P->wcomp);
+    free(P);
+}
+
 tp_status tp_linear_prepare(tp_linear *l, tp_lin_kind kind, tp_error *err) {
-    if (kind != TP_LIN_F32)
-        return tp_fail(err, TP_UNSUPPORTED, "linear: only f32 weights are supported");
+    if (kind != TP_LIN_F32 && kind != TP_LIN_BF16 && kind != TP_LIN_INT8)
+        return tp_fail(err, TP_UNSUPPORTED, "linear: unknown weight kind %d", (int)kind);
+    if (!l->w || l->n <= 0 || l->k <= 0)
+        return tp_fail(err, TP_INVALID, "linear: bad shape [%d][%d]", l->n, l->k);
+    tp_linear_release(l);
+    tp_packed *P = calloc(1, sizeof *P);
+    if (!P) return tp_fail(err, TP_NOMEM, "out of memory");
+    int n = l->n, k = l->k;
+    P->kind = kind;
+    P->n = n;
+    P->k = k;
+    P->np = (n + TP_NR - 1) / TP_NR;
+    size_t npad = (size_t)P->np * TP_NR;
+    P->kp = kind == TP_LIN_F32 ? k : kind == TP_LIN_BF16 ? (k + 1) & ~1 : (k + 3) & ~3;
+    P->bias = alloc64(npad * sizeof(float));
+    if (!P->bias) goto oom;
+    if (l->b) memcpy(P->bias, l->b, (size_t)n * sizeof(float));
+    if (kind == TP_LIN_F32) {
+        P->wf = alloc64(npad * (size_t)k * sizeof(float));
+        if (!P->wf) goto oom;
+        for (int j = 0; j < n; j++) {
+            const float *wr = l->w + (size_t)j * k;
+            float *dst = P->wf + (size_t)(j / TP_NR) * k * TP_NR + j % TP_NR;
+            for (int p = 0; p < k; p++) dst[(size_t)p * TP_NR] = wr[p];
+        }
+    } else if (kind == TP_LIN_BF16) {
+        P->wb = alloc64(npad * (size_t)P->kp * sizeof(uint16_t));
+        if (!P->wb) goto oom;
+        for (int j = 0; j < n; j++) {
+            const float *wr = l->w + (size_t)j * k;
+            uint16_t *dst = P->wb + (size_t)(j / TP_NR) * P->kp * TP_NR + (size_t)(j % TP_NR) * 2;
+            for (int p = 0; p < k; p++)
+                dst[(size_t)(p / 2) * 2 * TP_NR + (p & 1)] = f32_to_bf16(wr[p]);
+        }
+    } else {
+        P->wq = alloc64(npad * (size_t)P->kp);
+        P->wscale = alloc64(npad * sizeof(float));
+        P->wcomp = alloc64(npad * sizeof(int32_t));
+        if (!P->wq || !P->wscale || !P->wcomp) goto oom;
+        for (int j = 0; j < n; j++) {
+            const float *wr = l->w + (size_t)j * k;
+            float amax = 0;
+            for (int p = 0; p < k; p++) amax = fabsf(wr[p]) > amax ? fabsf(wr[p]) : amax;
+            float scale = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / scale;
+            int8_t *dst = P->wq + (size_t)(j / TP_NR) * P->kp * TP_NR + (size_t)(j % TP_NR) * 4;
+            int32_t sum = 0;
+            for (int p = 0; p < k; p++) {
+                int q = (int)nearbyintf(wr[p] * inv);
+                q = q < -127 ? -127 : q > 127 ? 127 : q;
+                dst[(size_t)(p / 4) * 4 * TP_NR + (p & 3)] = (int8_t)q;
+                sum += q;
+            }
+            P->wscale[j] = scale;
+            P->wcomp[j] = 128 * sum;
+        }
+    }
     l->kind = kind;
+    l->packed = P;
     return TP_OK;
+oom:
+    packed_free(P);
+    return tp_fail(err, TP_NOMEM, "out of memory packing a [%d][%d] linear layer", n, k);
 }
 
 void tp_linear_release(tp_linear *l) {
-    free(l->packed);
+    packed_free(l->packed);
     l->packed = NULL;
 }
 
+/* ---- activations ------------------------------------------------------------------------------ */
+
+float tp_ref_act(float v, tp_epi_act act) {
+    switch (act) {
+    case TP_EPI_GELU_ERF: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    case TP_EPI_GELU_TANH:
+        return 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+    case TP_EPI_RELU: return v > 0 ? v : 0;
+    case TP_EPI_SILU: return v / (1.0f + expf(-v));
+    default: return v;
+    }
+}
+
+void tp_epi_act_inplace(float *x, size_t n, tp_epi_act act) {
+    if (act == TP_EPI_NONE) return;
+    if (tp_cpu_level_get() >= TP_CPU_AVX512) {
+        tp_avx512_act(x, n, act);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) x[i] = tp_ref_act(x[i], act);
+}
+
+void tp_ref_linear(const float *w, const float *b, int n, int k, const float *x, int m, float *y,
+                   tp_epi_act act, const float *res) {
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = b ? b[j] : 0;
+            for (int p = 0; p < k; p++) s += (double)x[(size_t)i * k + p] * w[(size_t)j * k + p];
+            float v = tp_ref_act((float)s, act);
+            if (res) v += res[(size_t)i * n + j];
+            y[(size_t)i * n + j] = v;
+        }
+}
+
+/* ---- forward ---------------------------------------------------------------------------------- */
+
+enum { PATH_GENERIC, PATH_AVX512 };
+
 typedef struct {
-    const tp_linear *l;
-    const float *x;
+    const tp_packed *P;
+    const float *x; /* f32 input [m][k] */
+    int m;
     float *y;
-    int m, chunk;
+    tp_epi e;
+    int group; /* panels per task */
+    int path;
+    /* converted A */
+    uint16_t *xb; /* bf16 [m][kp] (avx512) */
+    uint8_t *xq;  /* u8 [m][kp] (avx512) */
+    float *xf;    /* generic: rounded / quantized f32 [m][k] */
+    float *xs;    /* int8 row scales [m] */
+    /* generic per-thread slices: panel [k][NR] + out [m][NR] floats */
+    float *slices;
+    size_t slice_floats;
 } lin_ctx;
 
-static void lin_task(void *vctx, int task, int thread) {
+static void convert_task(void *vctx, int task, int thread) {
     (void)thread;
     lin_ctx *c = vctx;
-    const tp_linear *l = c->l;
-    int n0 = task * c->chunk, n1 = n0 + c->chunk < l->n ? n0 + c->chunk : l->n;
-    if (n0 >= n1) return;
-    float *y = c->y + n0;
-    if (l->b)
-        for (int i = 0; i < c->m; i++) memcpy(y + (size_t)i * l->n, l->b + n0, (size_t)(n1 - n0) * 4);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->m, n1 - n0, l->k, 1.0f, c->x, l->k,
-                l->w + (size_t)n0 * l->k, l->k, l->b ? 1.0f : 0.0f, y, l->n);
+    const tp_packed *P = c->P;
+    int r0 = task * 16, r1 = r0 + 16 < c->m ? r0 + 16 : c->m;
+    for (int i = r0; i < r1; i++) {
+        const float *xr = c->x + (size_t)i * P->k;
+        if (c->path == PATH_AVX512) {
+            if (P->kind == TP_LIN_BF16) tp_avx512_to_bf16(xr, P->k, P->kp, c->xb + (size_t)i * P->kp);
+            else c->xs[i] = tp_avx512_quant_row(xr, P->k, P->kp, c->xq + (size_t)i * P->kp);
+        } else if (P->kind == TP_LIN_BF16) {
+            for (int p = 0; p < P->k; p++)
+                c->xf[(size_t)i * P->k + p] = bf16_to_f32(f32_to_bf16(xr[p]));
+        } else {
+            float amax = 0;
+            for (int p = 0; p < P->k; p++) amax = fabsf(xr[p]) > amax ? fabsf(xr[p]) : amax;
+            float scale = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / scale;
+            for (int p = 0; p < P->k; p++) {
+                float q = nearbyintf(xr[p] * inv);
+                c->xf[(size_t)i * P->k + p] = q < -127 ? -127 : q > 127 ? 127 : q;
+            }
+            c->xs[i] = scale;
+        }
+    }
+}
+
+/* Generic: expand panel p to f32 [k][NR], multiply with OpenBLAS, apply the epilogue. */
+static void generic_panel(lin_ctx *c, int p, float *panel, float *out) {
+    const tp_packed *P = c->P;
+    int k = P->k;
+    const float *b = panel;
+    if (P->kind == TP_LIN_F32) {
+        b = P->wf + (size_t)p * k * TP_NR;
+    } else if (P->kind == TP_LIN_BF16) {
+        const uint16_t *src = P->wb + (size_t)p * P->kp * TP_NR;
+        for (int q = 0; q < k; q++)
+            for (int j = 0; j < TP_NR; j++)
+                panel[(size_t)q * TP_NR + j] = bf16_to_f32(src[(size_t)(q / 2) * 2 * TP_NR + j * 2 + (q & 1)]);
+    } else {
+        const int8_t *src = P->wq + (size_t)p * P->kp * TP_NR;
+        for (int q = 0; q < k; q++)
+            for (int j = 0; j < TP_NR; j++)
+                panel[(size_t)q * TP_NR + j] = src[(size_t)(q / 4) * 4 * TP_NR + j * 4 + (q & 3)];
+    }
+    const float *a = P->kind == TP_LIN_F32 ? c->x : c->xf;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->m, TP_NR, k, 1.0f, a, k, b, TP_NR,
+                0.0f, out, TP_NR);
+    int c0 = p * TP_NR, nv = P->n - c0 < TP_NR ? P->n - c0 : TP_NR;
+    for (int i = 0; i < c->m; i++) {
+        float *yr = c->y + (size_t)i * P->n + c0;
+        const float *rr = c->e.res ? c->e.res + (size_t)i * c->e.ldres + c0 : NULL;
+        for (int j = 0; j < nv; j++) {
+            float v = out[(size_t)i * TP_NR + j];
+            if (P->kind == TP_LIN_INT8) v *= c->xs[i] * P->wscale[c0 + j];
+            v = tp_ref_act(v + P->bias[c0 + j], (tp_epi_act)c->e.act);
+            yr[j] = rr ? v + rr[j] : v;
+        }
+    }
+}
+
+static void gemm_task(void *vctx, int task, int thread) {
+    lin_ctx *c = vctx;
+    const tp_packed *P = c->P;
+    int p0 = task * c->group, p1 = p0 + c->group < P->np ? p0 + c->group : P->np;
+    if (c->path == PATH_AVX512) {
+        if (P->kind == TP_LIN_F32)
+            tp_avx512_tile_f32(P, c->x, P->k, 0, c->m, p0, p1, c->y, P->n, &c->e);
+        else if (P->kind == TP_LIN_BF16)
+            tp_avx512_tile_bf16(P, c->xb, 0, c->m, p0, p1, c->y, P->n, &c->e);
+        else
+            tp_avx512_tile_int8(P, c->xq, c->xs, 0, c->m, p0, p1, c->y, P->n, &c->e);
+        return;
+    }
+    float *panel = c->slices + (size_t)thread * c->slice_floats;
+    float *out = panel + (size_t)P->k * TP_NR;
+    for (int p = p0; p < p1; p++) generic_panel(c, p, panel, out);
+}
+
+static void blas_single(void) {
+    openblas_set_num_threads(1); /* OpenBLAS threads would fight our pool */
+}
+
+void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, float *y,
+                      tp_epi_act act, const float *res) {
+    static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+    pthread_once(&blas_once, blas_single);
+    if (m <= 0) return;
+    const tp_packed *P = l->packed;
+    if (!P) { /* not prepared: plain reference (slow, but never wrong) */
+        tp_ref_linear(l->w, l->b, l->n, l->k, x, m, y, act, res);
+        return;
+    }
+    lin_ctx c = {.P = P, .x = x, .m = m, .y = y, .e = {act, res, P->n}};
+    int avx512 = tp_cpu_level_get() >= TP_CPU_AVX512;
+    if (P->kind == TP_LIN_BF16) avx512 = tp_cpu_has_bf16();
+    if (P->kind == TP_LIN_INT8) avx512 = tp_cpu_has_vnni();
+    c.path = avx512 ? PATH_AVX512 : PATH_GENERIC;
+    int nt = tp_pool_size(pool);
+    /* scratch: converted A, then per-thread slices (generic) */
+    size_t a_bytes = 0;
+    if (P->kind != TP_LIN_F32) {
+        if (c.path == PATH_AVX512)
+            a_bytes = (size_t)m * P->kp * (P->kind == TP_LIN_BF16 ? 2 : 1);
+        else
+            a_bytes = (size_t)m * P->k * sizeof(float);
+        a_bytes = (a_bytes + 63) & ~(size_t)63;
+        a_bytes += ((size_t)m * sizeof(float) + 63) & ~(size_t)63;
+    }
+    if (c.path == PATH_GENERIC) {
+        c.slice_floats = ((size_t)P->k * TP_NR + (size_t)m * TP_NR + 15) & ~(size_t)15;
+    }
+    unsigned char *s = scratch_get(a_bytes + (size_t)nt * c.slice_floats * sizeof(float) + 64);
+    if (!s) { /* out of memory for scratch: fall back to the reference */
+        tp_ref_linear(l->w, l->b, l->n, l->k, x, m, y, act, res);
+        return;
+    }
+    if (P->kind != TP_LIN_F32) {
+        size_t xs_off = a_bytes - (((size_t)m * sizeof(float) + 63) & ~(size_t)63);
+        c.xs = (float *)(void *)(s + xs_off);
+        if (c.path == PATH_AVX512) {
+            c.xb = (uint16_t *)(void *)s;
+            c.xq = s;
+        } else {
+            c.xf = (float *)(void *)s;
+        }
+        tp_pool_run((long)m * P->k > 32768 ? pool : NULL, convert_task, &c, (m + 15) / 16);
+    }
+    c.slices = (float *)(void *)(s + a_bytes);
+    /* Tasks are groups of panels over all rows: the weights stream from memory once, the A rows
+     * stay in L2/L3. About 4 tasks per thread balance the cores; tiny layers run on one. */
+    int tasks = nt * 4;
+    if ((long)m * P->n * P->k < 64L * 64 * 64) tasks = 1;
+    if (tasks > P->np) tasks = P->np;
+    c.group = (P->np + tasks - 1) / tasks;
+    tasks = (P->np + c.group - 1) / c.group;
+    tp_pool_run(pool, gemm_task, &c, tasks);
 }
 
 void tp_linear_fwd(tp_pool *pool, const tp_linear *l, const float *x, int m, float *y) {
-    static int blas_single = 0;
-    if (!blas_single) {
-        openblas_set_num_threads(1);
-        blas_single = 1;
-    }
-    int nt = tp_pool_size(pool);
-    int tasks = nt;
-    if ((long)m * l->n * l->k < 64 * 64 * 64) tasks = 1;
-    int chunk = (l->n + tasks - 1) / tasks;
-    chunk = (chunk + 15) & ~15;
-    lin_ctx c = {l, x, y, m, chunk};
-    tp_pool_run(pool, lin_task, &c, (l->n + chunk - 1) / chunk);
+    tp_linear_fwd_ex(pool, l, x, m, y, TP_EPI_NONE, NULL);
 }
 
 void tp_gemm_nt(const float *a, int lda, const float *b, int ldb, float *c, int ldc, int m, int n,

@@ -1,7 +1,9 @@
-/* BERT-family encoders: BERT, RoBERTa, XLM-RoBERTa (post-LN, learned absolute positions,
- * token types), with the sequence-classification heads of BertForSequenceClassification and
- * (XLM)RobertaForSequenceClassification. */
+/* BERT-family encoders: BERT, RoBERTa, XLM-RoBERTa, DistilBERT (post-LN, learned absolute
+ * positions, token types except DistilBERT), with the sequence-classification heads of
+ * BertForSequenceClassification, (XLM)RobertaForSequenceClassification and
+ * DistilBertForSequenceClassification. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,12 +22,15 @@ typedef struct {
     int inter_size, type_vocab;
     int pos_offset; /* RoBERTa: positions start at padding_idx + 1 */
     int roberta;
+    int distil; /* DistilBERT: no token types, its own tensor names */
     float eps;
     int act; /* 0 gelu(erf), 1 gelu(tanh), 2 relu */
-    const float *word, *pos, *type, *emb_g, *emb_b;
+    const float *word, *pos, *type, *emb_g, *emb_b; /* type: NULL for DistilBERT */
+    float *sin_pos; /* owned: sinusoidal positions when the checkpoint has none */
     bert_layer *layers;
     /* heads */
-    int head_kind; /* 0 none, 1 bert pooler+classifier, 2 roberta dense+out_proj */
+    int head_kind; /* 0 none, 1 bert pooler+classifier, 2 roberta dense+out_proj,
+                    * 3 distilbert pre_classifier+ReLU+classifier */
     tp_linear pooler, classifier;
 } bert_model;
 
@@ -45,6 +50,7 @@ static void bert_free(tp_model *mb) {
     }
     tp_linear_release(&m->pooler);
     tp_linear_release(&m->classifier);
+    free(m->sin_pos);
     tp_weights_free(m->base.w);
     free(m);
 }
@@ -86,9 +92,13 @@ static tp_status bert_forward(tp_model *mb, tp_pool *pool, const tp_batch *b, fl
                 return tp_fail(err, TP_TOO_LONG, "sequence longer than %d positions",
                                m->base.max_positions);
             float *xr = x + (size_t)t * h;
-            const float *we = m->word + (size_t)id * h, *pe = m->pos + (size_t)p * h,
-                        *te = m->type + (size_t)tt * h;
-            for (int j = 0; j < h; j++) xr[j] = we[j] + pe[j] + te[j];
+            const float *we = m->word + (size_t)id * h, *pe = m->pos + (size_t)p * h;
+            if (m->type) {
+                const float *te = m->type + (size_t)tt * h;
+                for (int j = 0; j < h; j++) xr[j] = we[j] + pe[j] + te[j];
+            } else {
+                for (int j = 0; j < h; j++) xr[j] = we[j] + pe[j];
+            }
         }
     }
     tp_layernorm(pool, x, m->emb_g, m->emb_b, n, h, m->eps);
@@ -122,7 +132,8 @@ static tp_status bert_head(tp_model *mb, tp_pool *pool, const float *in, int row
     float *tmp = malloc((size_t)rows * h * sizeof *tmp);
     if (!tmp) return tp_fail(err, TP_NOMEM, "out of memory");
     tp_linear_fwd(pool, &m->pooler, in, rows, tmp);
-    tp_tanh_inplace(tmp, (size_t)rows * h);
+    if (m->head_kind == 3) tp_relu(tmp, (size_t)rows * h);
+    else tp_tanh_inplace(tmp, (size_t)rows * h);
     tp_linear_fwd(pool, &m->classifier, tmp, rows, out);
     free(tmp);
     return TP_OK;
@@ -138,6 +149,56 @@ static int num_labels_of(const tp_modeldir *md) {
     return n > 0 ? n : 2;
 }
 
+/* Tensor names of a family, after the weight prefix. Layer names are formats taking the layer
+ * index; linears and norms get ".weight" / ".bias" appended. */
+typedef struct {
+    const char *type;   /* token-type embeddings, NULL when the family has none */
+    const char *q, *k, *v, *attn_out, *ln1, *inter, *out, *ln2;
+} bert_names;
+
+static const bert_names bert_tensor_names = {
+    "embeddings.token_type_embeddings.weight",
+    "encoder.layer.%d.attention.self.query",
+    "encoder.layer.%d.attention.self.key",
+    "encoder.layer.%d.attention.self.value",
+    "encoder.layer.%d.attention.output.dense",
+    "encoder.layer.%d.attention.output.LayerNorm",
+    "encoder.layer.%d.intermediate.dense",
+    "encoder.layer.%d.output.dense",
+    "encoder.layer.%d.output.LayerNorm",
+};
+
+static const bert_names distil_tensor_names = {
+    NULL,
+    "transformer.layer.%d.attention.q_lin",
+    "transformer.layer.%d.attention.k_lin",
+    "transformer.layer.%d.attention.v_lin",
+    "transformer.layer.%d.attention.out_lin",
+    "transformer.layer.%d.sa_layer_norm",
+    "transformer.layer.%d.ffn.lin1",
+    "transformer.layer.%d.ffn.lin2",
+    "transformer.layer.%d.output_layer_norm",
+};
+
+/* name of layer l: fmt formatted with l */
+static const char *lname(char *buf, size_t n, const char *fmt, int l) {
+    snprintf(buf, n, fmt, l);
+    return buf;
+}
+
+/* DistilBERT with sinusoidal_pos_embds and no stored table: HF's create_sinusoidal_embeddings,
+ * sin on even columns, cos on odd, angle pos / 10000^(2*(j/2)/dim). */
+static float *sinusoidal_table(int n_pos, int dim) {
+    float *t = malloc((size_t)n_pos * (size_t)dim * sizeof *t);
+    if (!t) return NULL;
+    for (int p = 0; p < n_pos; p++)
+        for (int j = 0; j < dim; j++) {
+            double a = p / pow(10000.0, 2.0 * (j / 2) / dim);
+            t[(size_t)p * dim + j] = (float)(j % 2 ? cos(a) : sin(a));
+        }
+    return t;
+}
+
 tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load_opts *o,
                        tp_model **out, tp_error *err) {
     *out = NULL;
@@ -145,21 +206,25 @@ tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load
     if (!m) return tp_fail(err, TP_NOMEM, "out of memory");
     tp_model *B = &m->base;
     B->ops = &bert_ops;
-    int h = B->hidden_size = tp_cfg_int(md, "hidden_size", 0);
-    B->n_layers = tp_cfg_int(md, "num_hidden_layers", 0);
-    B->n_heads = tp_cfg_int(md, "num_attention_heads", 0);
+    m->distil = !strcmp(md->model_type, "distilbert") || strstr(md->architecture, "DistilBert");
+    const bert_names *nm = m->distil ? &distil_tensor_names : &bert_tensor_names;
+    /* DistilBertConfig names its sizes differently and hard-codes the LayerNorm eps */
+    int h = B->hidden_size = tp_cfg_int(md, m->distil ? "dim" : "hidden_size", 0);
+    B->n_layers = tp_cfg_int(md, m->distil ? "n_layers" : "num_hidden_layers", 0);
+    B->n_heads = tp_cfg_int(md, m->distil ? "n_heads" : "num_attention_heads", 0);
     B->vocab_size = tp_cfg_int(md, "vocab_size", 0);
-    m->inter_size = tp_cfg_int(md, "intermediate_size", 0);
-    m->type_vocab = tp_cfg_int(md, "type_vocab_size", 2);
-    m->eps = (float)tp_cfg_num(md, "layer_norm_eps", 1e-12);
+    m->inter_size = tp_cfg_int(md, m->distil ? "hidden_dim" : "intermediate_size", 0);
+    m->type_vocab = m->distil ? 1 : tp_cfg_int(md, "type_vocab_size", 2);
+    m->eps = m->distil ? 1e-12f : (float)tp_cfg_num(md, "layer_norm_eps", 1e-12);
     B->pad_token_id = tp_cfg_int(md, "pad_token_id", 0);
     int max_pos = tp_cfg_int(md, "max_position_embeddings", 512);
     m->roberta = !strcmp(md->model_type, "roberta") || !strcmp(md->model_type, "xlm-roberta") ||
                  strstr(md->architecture, "Roberta") != NULL;
     m->pos_offset = m->roberta ? B->pad_token_id + 1 : 0;
     B->max_positions = max_pos - m->pos_offset;
-    const char *act = tp_cfg_str(md, "hidden_act", "gelu");
+    const char *act = tp_cfg_str(md, m->distil ? "activation" : "hidden_act", "gelu");
     tp_status s = TP_OK;
+    char nb[512];
     if (!strcmp(act, "gelu")) m->act = 0;
     else if (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh")) m->act = 1;
     else if (!strcmp(act, "relu")) m->act = 2;
@@ -169,24 +234,32 @@ tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load
     }
     if (h <= 0 || B->n_layers <= 0 || B->n_heads <= 0 || h % B->n_heads || B->vocab_size <= 0 ||
         m->inter_size <= 0 || m->type_vocab <= 0 || B->max_positions <= 0 || h > 65536 ||
-        B->n_layers > 1024 || m->inter_size > 1 << 20) {
+        B->n_layers > 1024 || m->inter_size > 1 << 20 || max_pos > 1 << 20) {
         s = tp_fail(err, TP_FORMAT,
                     "%s/config.json: bad dimensions (hidden_size %d, layers %d, heads %d, vocab %d, "
                     "intermediate %d)",
                     md->dir, h, B->n_layers, B->n_heads, B->vocab_size, m->inter_size);
         goto fail;
     }
-    static const char *const prefixes[] = {"bert.", "roberta.", "model.", NULL};
+    static const char *const prefixes[] = {"bert.", "roberta.", "distilbert.", "model.", NULL};
     const char *pfx = tp_weights_detect_prefix(w, prefixes, "embeddings.word_embeddings.weight");
     if (!pfx) {
         s = tp_fail(err, TP_FORMAT, "%s: no embeddings.word_embeddings.weight tensor (with or "
-                    "without a bert./roberta. prefix)", md->dir);
+                    "without a bert./roberta./distilbert. prefix)", md->dir);
         goto fail;
     }
     tp_weights_set_prefix(w, pfx);
+    if (m->distil && tp_cfg_bool(md, "sinusoidal_pos_embds", 0) &&
+        !tp_weights_find(w, "embeddings.position_embeddings.weight")) {
+        if (!(m->sin_pos = sinusoidal_table(max_pos, h))) {
+            s = tp_fail(err, TP_NOMEM, "out of memory");
+            goto fail;
+        }
+        m->pos = m->sin_pos;
+    }
     if ((s = tp_model_tensor(w, &m->word, err, 2, B->vocab_size, h, "embeddings.word_embeddings.weight")) ||
-        (s = tp_model_tensor(w, &m->pos, err, 2, max_pos, h, "embeddings.position_embeddings.weight")) ||
-        (s = tp_model_tensor(w, &m->type, err, 2, m->type_vocab, h, "embeddings.token_type_embeddings.weight")) ||
+        (!m->pos && (s = tp_model_tensor(w, &m->pos, err, 2, max_pos, h, "embeddings.position_embeddings.weight"))) ||
+        (nm->type && (s = tp_model_tensor(w, &m->type, err, 2, m->type_vocab, h, "%s", nm->type))) ||
         (s = tp_model_tensor(w, &m->emb_g, err, 1, h, 0, "embeddings.LayerNorm.weight")) ||
         (s = tp_model_tensor(w, &m->emb_b, err, 1, h, 0, "embeddings.LayerNorm.bias")))
         goto fail;
@@ -198,13 +271,12 @@ tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load
     for (int l = 0; l < B->n_layers; l++) {
         bert_layer *L = &m->layers[l];
         const float *qw, *kw, *vw, *qb, *kb, *vb;
-        const char *p = "encoder.layer.%d.attention.self.%s.%s";
-        if ((s = tp_model_tensor(w, &qw, err, 2, h, h, p, l, "query", "weight")) ||
-            (s = tp_model_tensor(w, &kw, err, 2, h, h, p, l, "key", "weight")) ||
-            (s = tp_model_tensor(w, &vw, err, 2, h, h, p, l, "value", "weight")) ||
-            (s = tp_model_tensor(w, &qb, err, 1, h, 0, p, l, "query", "bias")) ||
-            (s = tp_model_tensor(w, &kb, err, 1, h, 0, p, l, "key", "bias")) ||
-            (s = tp_model_tensor(w, &vb, err, 1, h, 0, p, l, "value", "bias")))
+        if ((s = tp_model_tensor(w, &qw, err, 2, h, h, "%s.weight", lname(nb, sizeof nb, nm->q, l))) ||
+            (s = tp_model_tensor(w, &kw, err, 2, h, h, "%s.weight", lname(nb, sizeof nb, nm->k, l))) ||
+            (s = tp_model_tensor(w, &vw, err, 2, h, h, "%s.weight", lname(nb, sizeof nb, nm->v, l))) ||
+            (s = tp_model_tensor(w, &qb, err, 1, h, 0, "%s.bias", lname(nb, sizeof nb, nm->q, l))) ||
+            (s = tp_model_tensor(w, &kb, err, 1, h, 0, "%s.bias", lname(nb, sizeof nb, nm->k, l))) ||
+            (s = tp_model_tensor(w, &vb, err, 1, h, 0, "%s.bias", lname(nb, sizeof nb, nm->v, l))))
             goto fail;
         size_t hh = (size_t)h * h;
         L->qkv_w = malloc(3 * hh * sizeof(float));
@@ -221,19 +293,24 @@ tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load
         memcpy(L->qkv_b + 2 * h, vb, (size_t)h * 4);
         L->qkv = (tp_linear){.w = L->qkv_w, .b = L->qkv_b, .n = 3 * h, .k = h};
         if ((s = tp_linear_prepare(&L->qkv, o->lin_kind, err)) ||
-            (s = tp_model_linear(w, &L->attn_out, h, h, 1, o, err, "encoder.layer.%d.attention.output.dense", l)) ||
-            (s = tp_model_linear(w, &L->inter, m->inter_size, h, 1, o, err, "encoder.layer.%d.intermediate.dense", l)) ||
-            (s = tp_model_linear(w, &L->out, h, m->inter_size, 1, o, err, "encoder.layer.%d.output.dense", l)) ||
-            (s = tp_model_tensor(w, &L->ln1_g, err, 1, h, 0, "encoder.layer.%d.attention.output.LayerNorm.weight", l)) ||
-            (s = tp_model_tensor(w, &L->ln1_b, err, 1, h, 0, "encoder.layer.%d.attention.output.LayerNorm.bias", l)) ||
-            (s = tp_model_tensor(w, &L->ln2_g, err, 1, h, 0, "encoder.layer.%d.output.LayerNorm.weight", l)) ||
-            (s = tp_model_tensor(w, &L->ln2_b, err, 1, h, 0, "encoder.layer.%d.output.LayerNorm.bias", l)))
+            (s = tp_model_linear(w, &L->attn_out, h, h, 1, o, err, "%s", lname(nb, sizeof nb, nm->attn_out, l))) ||
+            (s = tp_model_linear(w, &L->inter, m->inter_size, h, 1, o, err, "%s", lname(nb, sizeof nb, nm->inter, l))) ||
+            (s = tp_model_linear(w, &L->out, h, m->inter_size, 1, o, err, "%s", lname(nb, sizeof nb, nm->out, l))) ||
+            (s = tp_model_tensor(w, &L->ln1_g, err, 1, h, 0, "%s.weight", lname(nb, sizeof nb, nm->ln1, l))) ||
+            (s = tp_model_tensor(w, &L->ln1_b, err, 1, h, 0, "%s.bias", lname(nb, sizeof nb, nm->ln1, l))) ||
+            (s = tp_model_tensor(w, &L->ln2_g, err, 1, h, 0, "%s.weight", lname(nb, sizeof nb, nm->ln2, l))) ||
+            (s = tp_model_tensor(w, &L->ln2_b, err, 1, h, 0, "%s.bias", lname(nb, sizeof nb, nm->ln2, l))))
             goto fail;
     }
     if (strstr(md->architecture, "ForSequenceClassification")) {
         B->num_labels = num_labels_of(md);
         B->head_input = TP_HEAD_CLS;
-        if (m->roberta) {
+        if (m->distil) {
+            m->head_kind = 3;
+            if ((s = tp_model_linear(w, &m->pooler, h, h, 1, o, err, "pre_classifier")) ||
+                (s = tp_model_linear(w, &m->classifier, B->num_labels, h, 1, o, err, "classifier")))
+                goto fail;
+        } else if (m->roberta) {
             m->head_kind = 2;
             if ((s = tp_model_linear(w, &m->pooler, h, h, 1, o, err, "classifier.dense")) ||
                 (s = tp_model_linear(w, &m->classifier, B->num_labels, h, 1, o, err, "classifier.out_proj")))

@@ -58,6 +58,8 @@ struct tp_model {
     int num_labels;    /* head outputs, 0 when no head */
     tp_head_input head_input;
     int is_decoder;   /* causal LM body: default pooling LAST */
+    tp_pool_mode default_pooling; /* TP_POOL_NONE: engine default (LAST for decoders, else CLS) */
+    int token_softmax;            /* TOKEN_CLASSIFY default: softmax each token's logits (PRM) */
     const char *head_activation; /* NULL: engine default (sigmoid for 1 label, else softmax) */
     int pad_token_id;
 };

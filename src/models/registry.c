@@ -8,6 +8,10 @@
 
 tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load_opts *o,
                        tp_model **out, tp_error *err);
+tp_status tp_modernbert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load_opts *o,
+                             tp_model **out, tp_error *err);
+tp_status tp_decoder_load(const tp_modeldir *md, tp_weights *w, const tp_model_load_opts *o,
+                          tp_model **out, tp_error *err);
 
 static const struct {
     const char *arch;       /* architectures[0] */
@@ -20,6 +24,24 @@ static const struct {
     {"RobertaForSequenceClassification", NULL, tp_bert_load},
     {"XLMRobertaModel", "xlm-roberta", tp_bert_load},
     {"XLMRobertaForSequenceClassification", NULL, tp_bert_load},
+    {"Qwen2Model", "qwen2", tp_decoder_load},
+    {"Qwen2ForCausalLM", NULL, tp_decoder_load},
+    {"Qwen2ForSequenceClassification", NULL, tp_decoder_load},
+    {"Qwen2ForRewardModel", NULL, tp_decoder_load},
+    {"Qwen2ForProcessRewardModel", NULL, tp_decoder_load},
+    {"Qwen3Model", "qwen3", tp_decoder_load},
+    {"Qwen3ForCausalLM", NULL, tp_decoder_load},
+    {"Qwen3ForSequenceClassification", NULL, tp_decoder_load},
+    {"LlamaModel", "llama", tp_decoder_load},
+    {"LlamaForCausalLM", NULL, tp_decoder_load},
+    {"LlamaForSequenceClassification", NULL, tp_decoder_load},
+    {"MistralModel", "mistral", tp_decoder_load},
+    {"MistralForCausalLM", NULL, tp_decoder_load},
+    {"MistralForSequenceClassification", NULL, tp_decoder_load},
+    {"DistilBertModel", "distilbert", tp_bert_load},
+    {"DistilBertForSequenceClassification", NULL, tp_bert_load},
+    {"ModernBertModel", "modernbert", tp_modernbert_load},
+    {"ModernBertForSequenceClassification", NULL, tp_modernbert_load},
 };
 
 tp_status tp_model_load(const tp_modeldir *md, tp_weights *w, const tp_model_load_opts *o,

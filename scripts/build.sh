@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Configures and builds tidepool (Release) into build/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${TP_CMAKE_ARGS:-} > /dev/null
+cmake --build build -j"$(nproc)"

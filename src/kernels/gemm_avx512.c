@@ -1,0 +1,328 @@
+/* AVX-512 GEMM micro-kernels over the packed weight panels of gemm.h, plus the fused epilogue
+ * (bias, activation, residual) and the activation conversions for bf16 / int8.
+ *
+ * One micro-kernel shape serves all three dtypes: MR (<= 12) rows of A times one panel of 32
+ * output channels, 24 zmm accumulators. Each step broadcasts one 32-bit word of an A row (an f32,
+ * a bf16 pair or a u8 quad) and multiplies it into two 64-byte B vectors (vfmadd231ps,
+ * vdpbf16ps or vpdpbusd). A rows are read in place (row stride lda), B panels are contiguous.
+ *
+ * Everything here is compiled for AVX-512 through target attributes and is only called after
+ * runtime detection (kernels/cpu.c), so the rest of the binary still runs on AVX2-only CPUs. */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/gemm.h"
+#include "kernels/kernels.h"
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+#define T512BF __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx512bf16")))
+#define T512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx512vnni")))
+#define INLINE static inline __attribute__((always_inline))
+
+#define MR 12
+
+/* ---- vector math ---------------------------------------------------------------------------- */
+
+/* exp(x), ~1 ulp on [-87, 88] (Cephes expf polynomial, scalef for 2^n). */
+INLINE T512 __m512 exp512(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+    __m512 r2 = _mm512_mul_ps(r, r);
+    p = _mm512_fmadd_ps(p, r2, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* erf(x) with |error| < 2e-7 (Abramowitz & Stegun 7.1.26 on |x|, sign restored). */
+INLINE T512 __m512 erf512(__m512 x) {
+    __m512 ax = _mm512_abs_ps(x);
+    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f),
+                             _mm512_fmadd_ps(ax, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
+    __m512 p = _mm512_set1_ps(1.061405429f);
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+    p = _mm512_mul_ps(p, t);
+    __m512 e = exp512(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), ax), ax));
+    __m512 y = _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.0f));
+    /* copy the sign of x */
+    __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u));
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(y), sign));
+}
+
+INLINE T512 __m512 tanh512(__m512 x) {
+    /* tanh(x) = 1 - 2 / (exp(2x) + 1); for tiny |x| use x (avoids cancellation) */
+    __m512 e = exp512(_mm512_add_ps(x, x));
+    __m512 y = _mm512_sub_ps(_mm512_set1_ps(1.0f),
+                             _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+    __mmask16 small = _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(1e-3f), _CMP_LT_OQ);
+    /* tanh(x) ~ x - x^3/3 near 0 */
+    __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+    __m512 ys = _mm512_fnmadd_ps(x3, _mm512_set1_ps(1.0f / 3.0f), x);
+    return _mm512_mask_blend_ps(small, y, ys);
+}
+
+INLINE T512 __m512 act512(__m512 v, int act) {
+    switch (act) {
+    case TP_EPI_GELU_ERF:
+        return _mm512_mul_ps(
+            _mm512_mul_ps(v, _mm512_set1_ps(0.5f)),
+            _mm512_add_ps(_mm512_set1_ps(1.0f),
+                          erf512(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f)))));
+    case TP_EPI_GELU_TANH: {
+        __m512 v3 = _mm512_mul_ps(_mm512_mul_ps(v, v), v);
+        __m512 in = _mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f),
+                                  _mm512_fmadd_ps(v3, _mm512_set1_ps(0.044715f), v));
+        return _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)),
+                             _mm512_add_ps(_mm512_set1_ps(1.0f), tanh512(in)));
+    }
+    case TP_EPI_RELU:
+        return _mm512_max_ps(v, _mm512_setzero_ps());
+    case TP_EPI_SILU:
+        return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f),
+                                              exp512(_mm512_sub_ps(_mm512_setzero_ps(), v))));
+    default:
+        return v;
+    }
+}
+
+T512 void tp_avx512_act(float *x, size_t n, int act) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, act512(_mm512_loadu_ps(x + i), act));
+    if (i < n) {
+        __mmask16 mk = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, mk, act512(_mm512_maskz_loadu_ps(mk, x + i), act));
+    }
+}
+
+/* ---- epilogue --------------------------------------------------------------------------------- */
+
+INLINE T512 void store_row(float *y, const float *res, __m512 v0, __m512 v1, __m512 b0, __m512 b1,
+                           int act, __mmask16 k0, __mmask16 k1) {
+    v0 = _mm512_add_ps(v0, b0);
+    v1 = _mm512_add_ps(v1, b1);
+    if (act) {
+        v0 = act512(v0, act);
+        v1 = act512(v1, act);
+    }
+    if (res) {
+        v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(k0, res));
+        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(k1, res + 16));
+    }
+    _mm512_mask_storeu_ps(y, k0, v0);
+    _mm512_mask_storeu_ps(y + 16, k1, v1);
+}
+
+static inline void col_masks(int nvalid, __mmask16 *k0, __mmask16 *k1) {
+    *k0 = nvalid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nvalid) - 1);
+    int r = nvalid - 16;
+    *k1 = r >= 16 ? (__mmask16)0xFFFF : r <= 0 ? 0 : (__mmask16)((1u << r) - 1);
+}
+
+/* ---- f32 ---------------------------------------------------------------------------------------- */
+
+INLINE T512 void ukr_f32(const int mr, const float *a, size_t lda, const float *b, int k, float *y,
+                         size_t ldy, const float *bias, const tp_epi *e, const float *res,
+                         int nvalid) {
+    __m512 acc[MR][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int p = 0; p < k; p++) {
+        __m512 b0 = _mm512_load_ps(b + (size_t)p * TP_NR);
+        __m512 b1 = _mm512_load_ps(b + (size_t)p * TP_NR + 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) {
+            __m512 av = _mm512_set1_ps(a[i * lda + (size_t)p]);
+            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+        }
+    }
+    __mmask16 k0, k1;
+    col_masks(nvalid, &k0, &k1);
+    __m512 bb0 = _mm512_load_ps(bias), bb1 = _mm512_load_ps(bias + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++)
+        store_row(y + i * ldy, res ? res + i * (size_t)e->ldres : NULL, acc[i][0], acc[i][1], bb0,
+                  bb1, e->act, k0, k1);
+}
+
+#define DISPATCH_MR(KER, rows, ...)                                                                \
+    switch (rows) {                                                                                \
+    case 12: KER(12, __VA_ARGS__); break;                                                          \
+    case 11: KER(11, __VA_ARGS__); break;                                                          \
+    case 10: KER(10, __VA_ARGS__); break;                                                          \
+    case 9: KER(9, __VA_ARGS__); break;                                                            \
+    case 8: KER(8, __VA_ARGS__); break;                                                            \
+    case 7: KER(7, __VA_ARGS__); break;                                                            \
+    case 6: KER(6, __VA_ARGS__); break;                                                            \
+    case 5: KER(5, __VA_ARGS__); break;                                                            \
+    case 4: KER(4, __VA_ARGS__); break;                                                            \
+    case 3: KER(3, __VA_ARGS__); break;                                                            \
+    case 2: KER(2, __VA_ARGS__); break;                                                            \
+    default: KER(1, __VA_ARGS__); break;                                                           \
+    }
+
+T512 void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0, int m1, int p0,
+                             int p1, float *y, int ldy, const tp_epi *e) {
+    for (int p = p0; p < p1; p++) {
+        const float *b = P->wf + (size_t)p * P->k * TP_NR;
+        int c0 = p * TP_NR, nvalid = P->n - c0 < TP_NR ? P->n - c0 : TP_NR;
+        for (int i = m0; i < m1; i += MR) {
+            int rows = m1 - i < MR ? m1 - i : MR;
+            const float *a = x + (size_t)i * ldx;
+            float *yy = y + (size_t)i * ldy + c0;
+            const float *res = e->res ? e->res + (size_t)i * e->ldres + c0 : NULL;
+            DISPATCH_MR(ukr_f32, rows, a, (size_t)ldx, b, P->k, yy, (size_t)ldy, P->bias + c0, e,
+                        res, nvalid);
+        }
+    }
+}
+
+/* ---- bf16 --------------------------------------------------------------------------------------- */
+
+INLINE T512BF void ukr_bf16(const int mr, const uint32_t *a, size_t lda, const uint16_t *b, int kw,
+                            float *y, size_t ldy, const float *bias, const tp_epi *e,
+                            const float *res, int nvalid) {
+    __m512 acc[MR][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int p = 0; p < kw; p++) {
+        __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)(b + (size_t)p * 2 * TP_NR));
+        __m512bh b1 = (__m512bh)_mm512_load_si512((const void *)(b + (size_t)p * 2 * TP_NR + 32));
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) {
+            __m512bh av = (__m512bh)_mm512_set1_epi32((int)a[i * lda + (size_t)p]);
+            acc[i][0] = _mm512_dpbf16_ps(acc[i][0], av, b0);
+            acc[i][1] = _mm512_dpbf16_ps(acc[i][1], av, b1);
+        }
+    }
+    __mmask16 k0, k1;
+    col_masks(nvalid, &k0, &k1);
+    __m512 bb0 = _mm512_load_ps(bias), bb1 = _mm512_load_ps(bias + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++)
+        store_row(y + i * ldy, res ? res + i * (size_t)e->ldres : NULL, acc[i][0], acc[i][1], bb0,
+                  bb1, e->act, k0, k1);
+}
+
+T512BF void tp_avx512_tile_bf16(const tp_packed *P, const uint16_t *xb, int m0, int m1, int p0,
+                                int p1, float *y, int ldy, const tp_epi *e) {
+    int kw = P->kp / 2;
+    for (int p = p0; p < p1; p++) {
+        const uint16_t *b = P->wb + (size_t)p * P->kp * TP_NR;
+        int c0 = p * TP_NR, nvalid = P->n - c0 < TP_NR ? P->n - c0 : TP_NR;
+        for (int i = m0; i < m1; i += MR) {
+            int rows = m1 - i < MR ? m1 - i : MR;
+            const uint32_t *a = (const uint32_t *)(const void *)(xb + (size_t)i * P->kp);
+            float *yy = y + (size_t)i * ldy + c0;
+            const float *res = e->res ? e->res + (size_t)i * e->ldres + c0 : NULL;
+            DISPATCH_MR(ukr_bf16, rows, a, (size_t)kw, b, kw, yy, (size_t)ldy, P->bias + c0, e,
+                        res, nvalid);
+        }
+    }
+}
+
+T512 void tp_avx512_to_bf16(const float *x, int k, int kp, uint16_t *out) {
+    /* round to nearest even: (u + 0x7fff + ((u >> 16) & 1)) >> 16; inputs are finite */
+    int i = 0;
+    for (; i + 16 <= k; i += 16) {
+        __m512i u = _mm512_castps_si512(_mm512_loadu_ps(x + i));
+        __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+        u = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), lsb);
+        _mm256_storeu_si256((__m256i *)(void *)(out + i), _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16)));
+    }
+    for (; i < k; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, 4);
+        out[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+    for (; i < kp; i++) out[i] = 0;
+}
+
+/* ---- int8 --------------------------------------------------------------------------------------- */
+
+INLINE T512VNNI void ukr_int8(const int mr, const uint32_t *a, size_t lda, const int8_t *b, int kw,
+                              float *y, size_t ldy, const float *xs, const float *ws,
+                              const int32_t *wc, const float *bias, const tp_epi *e,
+                              const float *res, int nvalid) {
+    __m512i acc[MR][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_si512();
+    for (int p = 0; p < kw; p++) {
+        __m512i b0 = _mm512_load_si512((const void *)(b + (size_t)p * 4 * TP_NR));
+        __m512i b1 = _mm512_load_si512((const void *)(b + (size_t)p * 4 * TP_NR + 64));
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) {
+            __m512i av = _mm512_set1_epi32((int)a[i * lda + (size_t)p]);
+            acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], av, b0);
+            acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], av, b1);
+        }
+    }
+    __mmask16 k0, k1;
+    col_masks(nvalid, &k0, &k1);
+    __m512 bb0 = _mm512_load_ps(bias), bb1 = _mm512_load_ps(bias + 16);
+    __m512 s0 = _mm512_load_ps(ws), s1 = _mm512_load_ps(ws + 16);
+    __m512i c0 = _mm512_load_si512((const void *)wc), c1 = _mm512_load_si512((const void *)(wc + 16));
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) {
+        __m512 sx = _mm512_set1_ps(xs[i]);
+        __m512 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][0], c0)),
+                                  _mm512_mul_ps(s0, sx));
+        __m512 v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][1], c1)),
+                                  _mm512_mul_ps(s1, sx));
+        store_row(y + i * ldy, res ? res + i * (size_t)e->ldres : NULL, v0, v1, bb0, bb1, e->act,
+                  k0, k1);
+    }
+}
+
+T512VNNI void tp_avx512_tile_int8(const tp_packed *P, const uint8_t *xq, const float *xs, int m0,
+                                  int m1, int p0, int p1, float *y, int ldy, const tp_epi *e) {
+    int kw = P->kp / 4;
+    for (int p = p0; p < p1; p++) {
+        const int8_t *b = P->wq + (size_t)p * P->kp * TP_NR;
+        int c0 = p * TP_NR, nvalid = P->n - c0 < TP_NR ? P->n - c0 : TP_NR;
+        for (int i = m0; i < m1; i += MR) {
+            int rows = m1 - i < MR ? m1 - i : MR;
+            const uint32_t *a = (const uint32_t *)(const void *)(xq + (size_t)i * P->kp);
+            float *yy = y + (size_t)i * ldy + c0;
+            const float *res = e->res ? e->res + (size_t)i * e->ldres + c0 : NULL;
+            DISPATCH_MR(ukr_int8, rows, a, (size_t)kw, b, kw, yy, (size_t)ldy, xs + i,
+                        P->wscale + c0, P->wcomp + c0, P->bias + c0, e, res, nvalid);
+        }
+    }
+}
+
+T512 float tp_avx512_quant_row(const float *x, int k, int kp, uint8_t *out) {
+    __m512 mx = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= k; i += 16) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+    float amax = _mm512_reduce_max_ps(mx);
+    for (; i < k; i++) amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
+    float scale = amax > 0 ? amax / 127.0f : 1.0f;
+    float inv = 1.0f / scale;
+    __m512 vi = _mm512_set1_ps(inv);
+    i = 0;
+    for (; i + 16 <= k; i += 16) {
+        __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), vi)); /* nearest */
+        q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
+        q = _mm512_add_epi32(q, _mm512_set1_epi32(128));
+        _mm_storeu_si128((__m128i *)(void *)(out + i), _mm512_cvtepi32_epi8(q));
+    }
+    for (; i < k; i++) {
+        int q = (int)nearbyintf(x[i] * inv);
+        q = q < -127 ? -127 : q > 127 ? 127 : q;
+        out[i] = (uint8_t)(q + 128);
+    }
+    for (; i < kp; i++) out[i] = 128;
+    return scale;
+}
