@@ -55,7 +55,8 @@ static void measure(const char *backend, int m, int n, int k, run_fn fn, void *c
     int reps = (int)((quick ? 0.05 : 0.25) / (one > 1e-6 ? one : 1e-6)) + 1;
     for (int r = 0; r < 5; r++) {
         t0 = now();
-        for (int i = 0; i < reps; i++) fn(ctx);
+        for (int i = 0; i < reps; i++)
+            fn(ctx);
         t[r] = flop * reps / (now() - t0) / 1e9;
     }
     qsort(t, 5, sizeof t[0], cmp_d);
@@ -95,14 +96,17 @@ int main(int argc, char **argv) {
     int threads = 2, quick = 0;
     const char *json = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--quick")) quick = 1;
-        else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[i], "--json") && i + 1 < argc)
+            json = argv[++i];
     }
     /* M x K x N: the square ceiling, bert-base layer shapes at 512 tokens (one sorted batch of 32
      * workload sentences) and at 4096 tokens (the shared bench's shapes, MiniLM width). */
     static const int shapes[][3] = {
-        {2048, 2048, 2048}, {512, 768, 2304}, {512, 768, 768},  {512, 768, 3072},
+        {2048, 2048, 2048}, {512, 768, 2304},  {512, 768, 768},   {512, 768, 3072},
         {512, 3072, 768},   {4096, 384, 1152}, {4096, 1536, 384}, {16, 384, 1536},
     };
     int n_shapes = quick ? 3 : (int)(sizeof shapes / sizeof shapes[0]);
@@ -117,15 +121,17 @@ int main(int argc, char **argv) {
     }
     dnnl_sgemm_fn dnnl_sgemm = dnnl ? (dnnl_sgemm_fn)(uintptr_t)dlsym(dnnl, "dnnl_sgemm") : NULL;
     tp_pool *pool = tp_pool_create(threads);
-    printf("# cpu level %s, bf16 %d, vnni %d, threads %d\n",
-           tp_cpu_level_name(tp_cpu_level_get()), tp_cpu_has_bf16(), tp_cpu_has_vnni(), threads);
+    printf("# cpu level %s, bf16 %d, vnni %d, threads %d\n", tp_cpu_level_name(tp_cpu_level_get()),
+           tp_cpu_has_bf16(), tp_cpu_has_vnni(), threads);
     for (int s = 0; s < n_shapes; s++) {
         int m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
         float *x = malloc((size_t)m * k * 4), *w = malloc((size_t)n * k * 4),
               *y = malloc((size_t)m * n * 4);
         if (!x || !w || !y) return 1;
-        for (size_t i = 0; i < (size_t)m * k; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
-        for (size_t i = 0; i < (size_t)n * k; i++) w[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
+        for (size_t i = 0; i < (size_t)m * k; i++)
+            x[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
+        for (size_t i = 0; i < (size_t)n * k; i++)
+            w[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
         ctx_t c = {.x = x, .w = w, .y = y, .m = m, .n = n, .k = k, .pool = pool};
         openblas_set_num_threads(threads);
         c.sgemm = (sgemm_fn)cblas_sgemm;
@@ -161,10 +167,12 @@ int main(int argc, char **argv) {
         if (f) {
             fprintf(f, "[\n");
             for (int i = 0; i < n_rows; i++)
-                fprintf(f, "  {\"backend\": \"%s\", \"m\": %d, \"k\": %d, \"n\": %d, \"gflops\": %.2f, "
-                           "\"min\": %.2f, \"max\": %.2f}%s\n",
-                        rows[i].backend, rows[i].m, rows[i].k, rows[i].n, rows[i].med, rows[i].lo,
-                        rows[i].hi, i + 1 < n_rows ? "," : "");
+                fprintf(
+                    f,
+                    "  {\"backend\": \"%s\", \"m\": %d, \"k\": %d, \"n\": %d, \"gflops\": %.2f, "
+                    "\"min\": %.2f, \"max\": %.2f}%s\n",
+                    rows[i].backend, rows[i].m, rows[i].k, rows[i].n, rows[i].med, rows[i].lo,
+                    rows[i].hi, i + 1 < n_rows ? "," : "");
             fprintf(f, "]\n");
             fclose(f);
         }

@@ -12,8 +12,8 @@
  * own token budget decides the batches. 1 warm-up pass + --runs timed passes (median, min, max).
  *
  * Also: batch-1 latency (p50/p99) of the first 16-token workload sentence, peak RSS (getrusage),
- * achieved GFLOP/s with the shared bench's formula (2 x encoder-layer parameters + 4 L h n per token
- * of attention), and the cosine of each embedding against --ref-emb files (float32
+ * achieved GFLOP/s with the shared bench's formula (2 x encoder-layer parameters + 4 L h n per
+ * token of attention), and the cosine of each embedding against --ref-emb files (float32
  * [sentences][dim] in workload order, e.g. ORT's ort_emb_<model>.f32). Output: JSON on stdout. */
 #include <jansson.h>
 #include <math.h>
@@ -56,19 +56,32 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define ARG(name) (!strcmp(a, name) && v && ++i)
-        if (ARG("--model")) model = v;
-        else if (ARG("--workload")) workload = v;
-        else if (ARG("--threads")) threads = atoi(v);
-        else if (ARG("--runs")) runs = atoi(v);
-        else if (ARG("--batch")) batch = atoi(v);
-        else if (ARG("--dtype")) dtype = v;
-        else if (ARG("--quantize")) quant = v;
-        else if (ARG("--save-emb")) save_emb = v;
-        else if (ARG("--ref-emb") && n_ref < 8) ref_emb[n_ref++] = v;
-        else if (ARG("--latency-runs")) lat_runs = atoi(v);
-        else if (ARG("--limit")) limit = atoi(v);
-        else if (ARG("--json")) json_out = v;
-        else die("usage: tp_bench --model DIR [options] (see bench/tp_bench.c)", NULL);
+        if (ARG("--model"))
+            model = v;
+        else if (ARG("--workload"))
+            workload = v;
+        else if (ARG("--threads"))
+            threads = atoi(v);
+        else if (ARG("--runs"))
+            runs = atoi(v);
+        else if (ARG("--batch"))
+            batch = atoi(v);
+        else if (ARG("--dtype"))
+            dtype = v;
+        else if (ARG("--quantize"))
+            quant = v;
+        else if (ARG("--save-emb"))
+            save_emb = v;
+        else if (ARG("--ref-emb") && n_ref < 8)
+            ref_emb[n_ref++] = v;
+        else if (ARG("--latency-runs"))
+            lat_runs = atoi(v);
+        else if (ARG("--limit"))
+            limit = atoi(v);
+        else if (ARG("--json"))
+            json_out = v;
+        else
+            die("usage: tp_bench --model DIR [options] (see bench/tp_bench.c)", NULL);
 #undef ARG
     }
     if (!model) die("--model is required", NULL);
@@ -159,7 +172,8 @@ int main(int argc, char **argv) {
             for (size_t i = 0; i < n; i++)
                 memcpy(emb + (size_t)order[i] * dim, res[i].data, (size_t)dim * sizeof *emb);
         }
-        for (size_t i = 0; i < n; i++) tp_result_free(&res[i]);
+        for (size_t i = 0; i < n; i++)
+            tp_result_free(&res[i]);
         fprintf(stderr, "tp_bench: %s pass %d: %.3f s\n", r < 0 ? "warm-up" : "timed", r, t);
     }
     double sorted_t[64];
@@ -179,8 +193,7 @@ int main(int argc, char **argv) {
         for (int r = -20; r < lat_runs; r++) {
             tp_result one;
             double t0 = now();
-            if (tp_engine_run(e, TP_TASK_EMBED, &s1, 1, &ro, &one, &err) != TP_OK)
-                die("run", &err);
+            if (tp_engine_run(e, TP_TASK_EMBED, &s1, 1, &ro, &one, &err) != TP_OK) die("run", &err);
             double t = now() - t0;
             tp_result_free(&one);
             if (r >= 0) lat[r] = t;
@@ -193,23 +206,22 @@ int main(int argc, char **argv) {
 
     if (save_emb) {
         FILE *o = fopen(save_emb, "wb");
-        if (!o || fwrite(emb, sizeof *emb, n * (size_t)dim, o) != n * (size_t)dim) die("save-emb", NULL);
+        if (!o || fwrite(emb, sizeof *emb, n * (size_t)dim, o) != n * (size_t)dim)
+            die("save-emb", NULL);
         fclose(o);
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
 
-    json_t *out = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:I, s:f, s:f, s:f, s:f, s:f}",
-                            "engine", "tidepool", "model", model, "dtype", info->dtype, "threads",
-                            threads, "batch", batch,
-                            "batching",
-                            batch > 0 ? "sorted by length, one tp_engine_run per batch, packed "
-                                        "without padding"
-                                      : "all sentences sorted by length in one tp_engine_run "
-                                        "(engine token budget)",
-                            "sentences", (int)n, "tokens", (json_int_t)n_tok, "tokenize_s", t_tok,
-                            "load_s", t_load, "flop_per_token", flop / (double)n_tok,
-                            "inference_s", med, "inference_min_s", sorted_t[0]);
+    json_t *out = json_pack(
+        "{s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:I, s:f, s:f, s:f, s:f, s:f}", "engine", "tidepool",
+        "model", model, "dtype", info->dtype, "threads", threads, "batch", batch, "batching",
+        batch > 0 ? "sorted by length, one tp_engine_run per batch, packed "
+                    "without padding"
+                  : "all sentences sorted by length in one tp_engine_run "
+                    "(engine token budget)",
+        "sentences", (int)n, "tokens", (json_int_t)n_tok, "tokenize_s", t_tok, "load_s", t_load,
+        "flop_per_token", flop / (double)n_tok, "inference_s", med, "inference_min_s", sorted_t[0]);
     json_object_set_new(out, "inference_max_s", json_real(sorted_t[nt - 1]));
     json_object_set_new(out, "sentences_per_s", json_real((double)n / med));
     json_object_set_new(out, "tokens_per_s", json_real((double)n_tok / med));
@@ -218,7 +230,8 @@ int main(int argc, char **argv) {
     json_object_set_new(out, "latency16_p99_ms", json_real(p99 * 1e3));
     json_object_set_new(out, "peak_rss_mb", json_real((double)ru.ru_maxrss / 1024.0));
     json_t *tl = json_array();
-    for (int r = 0; r < runs; r++) json_array_append_new(tl, json_real(times[r]));
+    for (int r = 0; r < runs; r++)
+        json_array_append_new(tl, json_real(times[r]));
     json_object_set_new(out, "times_s", tl);
     for (int k = 0; k < n_ref; k++) {
         FILE *rf = fopen(ref_emb[k], "rb");
@@ -261,8 +274,9 @@ int main(int argc, char **argv) {
             fclose(o);
         }
     }
-    fprintf(stderr, "tp_bench: %s %s: %.0f tokens/s, %.1f sentences/s, %.1f GFLOP/s, lat16 p50 %.2f ms, "
-                    "rss %.0f MB\n",
+    fprintf(stderr,
+            "tp_bench: %s %s: %.0f tokens/s, %.1f sentences/s, %.1f GFLOP/s, lat16 p50 %.2f ms, "
+            "rss %.0f MB\n",
             model, info->dtype, (double)n_tok / med, (double)n / med, flop / med / 1e9, p50 * 1e3,
             (double)ru.ru_maxrss / 1024.0);
     free(s);

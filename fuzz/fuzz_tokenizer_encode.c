@@ -11,10 +11,14 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *FILES[] = {
-    "tokenizers-trained/wp.tokenizer.json",         "tokenizers-trained/uni.tokenizer.json",
-    "tokenizers-trained/llama.tokenizer.json",      "tokenizers-trained/qwen.tokenizer.json",
-    "tokenizers-trained/modernbert.tokenizer.json", "tokenizers-real/xlmr-precompiled/tokenizer.json",
-    "tokenizers-trained/wp_cased.tokenizer.json",   "tokenizers-real/roberta-style/tokenizer.json",
+    "tokenizers-trained/wp.tokenizer.json",
+    "tokenizers-trained/uni.tokenizer.json",
+    "tokenizers-trained/llama.tokenizer.json",
+    "tokenizers-trained/qwen.tokenizer.json",
+    "tokenizers-trained/modernbert.tokenizer.json",
+    "tokenizers-real/xlmr-precompiled/tokenizer.json",
+    "tokenizers-trained/wp_cased.tokenizer.json",
+    "tokenizers-real/roberta-style/tokenizer.json",
 };
 #define N_TOK (sizeof FILES / sizeof FILES[0])
 static tp_tokenizer *toks[N_TOK];

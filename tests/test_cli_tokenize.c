@@ -53,9 +53,10 @@ static void expect_ids(json_t *line, const tp_encoding *e) {
 static void test_tokenize_file(void **state) {
     (void)state;
     const char *tok = tu_data("tokenizers-trained/wp.tokenizer.json");
-    const char *in = write_input("a.jsonl", "\"Hello, World!\"\n"
-                                            "{\"text\": \"first part\", \"pair\": \"second part\"}\n"
-                                            "{\"text\": \"caf\\u00e9 \\u4e2d\\u6587\"}\n");
+    const char *in =
+        write_input("a.jsonl", "\"Hello, World!\"\n"
+                               "{\"text\": \"first part\", \"pair\": \"second part\"}\n"
+                               "{\"text\": \"caf\\u00e9 \\u4e2d\\u6587\"}\n");
     char args[4096], *out = NULL;
     snprintf(args, sizeof args, "tokenize --tokenizer %s --input %s", tok, in);
     assert_int_equal(run(args, &out), 0);
@@ -67,8 +68,8 @@ static void test_tokenize_file(void **state) {
     json_t *j = line_json(out, 0);
     expect_ids(j, &e);
     json_decref(j);
-    assert_int_equal(
-        tp_tokenizer_encode(t, "first part", 10, "second part", 11, NULL, &e, &err), TP_OK);
+    assert_int_equal(tp_tokenizer_encode(t, "first part", 10, "second part", 11, NULL, &e, &err),
+                     TP_OK);
     j = line_json(out, 1);
     expect_ids(j, &e);
     json_decref(j);
@@ -107,7 +108,8 @@ static void test_model_dir_truncates(void **state) {
     size_t n = 400 * 6 + 16;
     char *text = malloc(n);
     strcpy(text, "\"");
-    for (int i = 0; i < 400; i++) strcat(text, "word ");
+    for (int i = 0; i < 400; i++)
+        strcat(text, "word ");
     strcat(text, "\"\n");
     const char *in = write_input("long.jsonl", text);
     free(text);

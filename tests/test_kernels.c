@@ -11,7 +11,8 @@
 #include "kernels/cpu.h"
 #include "kernels/kernels.h"
 
-/* ---- helpers ------------------------------------------------------------------------------------ */
+/* ---- helpers ------------------------------------------------------------------------------------
+ */
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
@@ -25,12 +26,13 @@ static float frand(void) { /* uniform [-1, 1) */
 static float *rand_vec(size_t n, float scale) {
     float *v = malloc((n ? n : 1) * sizeof *v);
     assert_non_null(v);
-    for (size_t i = 0; i < n; i++) v[i] = frand() * scale;
+    for (size_t i = 0; i < n; i++)
+        v[i] = frand() * scale;
     return v;
 }
 
-static const tp_cpu_level levels[] = {TP_CPU_GENERIC, TP_CPU_AVX2, TP_CPU_AVX512};
-#define N_LEVELS 3
+static const tp_cpu_level levels[] = {TP_CPU_GENERIC, TP_CPU_AVX2, TP_CPU_AVX512, TP_CPU_AMX};
+#define N_LEVELS 4
 
 /* Forces level; returns 0 when the hardware does not have it (skip). */
 static int use_level(tp_cpu_level l) {
@@ -38,21 +40,26 @@ static int use_level(tp_cpu_level l) {
 }
 
 static void restore_level(void) {
-    tp_cpu_force(TP_CPU_AVX512);
+    tp_cpu_force(TP_CPU_AMX);
 }
 
 static double ref_act(double v, tp_epi_act act) {
     switch (act) {
-    case TP_EPI_GELU_ERF: return 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
+    case TP_EPI_GELU_ERF:
+        return 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
     case TP_EPI_GELU_TANH:
         return 0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
-    case TP_EPI_RELU: return v > 0 ? v : 0;
-    case TP_EPI_SILU: return v / (1.0 + exp(-v));
-    default: return v;
+    case TP_EPI_RELU:
+        return v > 0 ? v : 0;
+    case TP_EPI_SILU:
+        return v / (1.0 + exp(-v));
+    default:
+        return v;
     }
 }
 
-/* ---- linear ------------------------------------------------------------------------------------- */
+/* ---- linear -------------------------------------------------------------------------------------
+ */
 
 static float bf16_round(float f) {
     uint32_t u;
@@ -66,7 +73,8 @@ static float bf16_round(float f) {
 static void quant_rows(const float *x, int rows, int k, float *q, float *scale) {
     for (int i = 0; i < rows; i++) {
         float amax = 0;
-        for (int p = 0; p < k; p++) amax = fmaxf(amax, fabsf(x[(size_t)i * k + p]));
+        for (int p = 0; p < k; p++)
+            amax = fmaxf(amax, fabsf(x[(size_t)i * k + p]));
         float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
         for (int p = 0; p < k; p++) {
             float v = nearbyintf(x[(size_t)i * k + p] * inv);
@@ -80,11 +88,14 @@ static void quant_rows(const float *x, int rows, int k, float *q, float *scale) 
 static void ref_linear_kind(tp_lin_kind kind, const float *w, const float *b, int n, int k,
                             const float *x, int m, double *y, double *mag, tp_epi_act act,
                             const float *res) {
-    float *xr = malloc((size_t)m * k * sizeof *xr + 4), *wr = malloc((size_t)n * k * sizeof *wr + 4);
+    float *xr = malloc((size_t)m * k * sizeof *xr + 4),
+          *wr = malloc((size_t)n * k * sizeof *wr + 4);
     float *xs = malloc((size_t)m * sizeof *xs + 4), *ws = malloc((size_t)n * sizeof *ws + 4);
     assert_true(xr && wr && xs && ws);
-    for (int i = 0; i < m; i++) xs[i] = 1;
-    for (int j = 0; j < n; j++) ws[j] = 1;
+    for (int i = 0; i < m; i++)
+        xs[i] = 1;
+    for (int j = 0; j < n; j++)
+        ws[j] = 1;
     if (kind == TP_LIN_INT8) {
         quant_rows(x, m, k, xr, xs);
         quant_rows(w, n, k, wr, ws);
@@ -129,9 +140,12 @@ static void check_linear(tp_pool *pool, tp_lin_kind kind, int m, int n, int k, i
     ref_linear_kind(kind, w, b, n, k, x, m, ref, mag, act, res);
     for (int li = 0; li < N_LEVELS; li++) {
         if (!use_level(levels[li])) continue;
-        for (size_t i = 0; i < (size_t)m * n; i++) y[i] = NAN;
-        if (act == TP_EPI_NONE && !with_res) tp_linear_fwd(pool, &l, x, m, y);
-        else tp_linear_fwd_ex(pool, &l, x, m, y, act, res);
+        for (size_t i = 0; i < (size_t)m * n; i++)
+            y[i] = NAN;
+        if (act == TP_EPI_NONE && !with_res)
+            tp_linear_fwd(pool, &l, x, m, y);
+        else
+            tp_linear_fwd_ex(pool, &l, x, m, y, act, res);
         for (size_t i = 0; i < (size_t)m * n; i++) {
             /* f32 summation order differs between paths: allow a few ulps of the magnitude */
             double tol = 1e-5 + 2e-6 * sqrt((double)k) * mag[i];
@@ -155,9 +169,9 @@ static void check_linear(tp_pool *pool, tp_lin_kind kind, int m, int n, int k, i
 }
 
 static const int lin_shapes[][3] = {
-    {1, 1, 1},    {1, 37, 13},  {5, 32, 64},   {13, 33, 7},    {12, 64, 384},
-    {29, 100, 75}, {37, 130, 257}, {1, 384, 384}, {100, 96, 128}, {7, 3, 5},
-    {24, 65, 130}, {61, 200, 96},  {3, 2, 768},   {130, 31, 33},
+    {1, 1, 1},      {1, 37, 13},   {5, 32, 64},    {13, 33, 7},  {12, 64, 384}, {29, 100, 75},
+    {37, 130, 257}, {1, 384, 384}, {100, 96, 128}, {7, 3, 5},    {24, 65, 130}, {61, 200, 96},
+    {3, 2, 768},    {130, 31, 33}, {32, 64, 64},   {16, 32, 32}, {17, 40, 100}, {48, 96, 200},
 };
 
 static void test_linear_kind(tp_lin_kind kind) {
@@ -167,8 +181,8 @@ static void test_linear_kind(tp_lin_kind kind) {
         for (int pi = 0; pi < 2; pi++) {
             const int *sh = lin_shapes[s];
             check_linear(pools[pi], kind, sh[0], sh[1], sh[2], (int)(s % 3 != 1), TP_EPI_NONE, 0);
-            check_linear(pools[pi], kind, sh[0], sh[1], sh[2], 1,
-                         (tp_epi_act)(1 + s % 4), (int)(s & 1));
+            check_linear(pools[pi], kind, sh[0], sh[1], sh[2], 1, (tp_epi_act)(1 + s % 4),
+                         (int)(s & 1));
         }
     tp_pool_free(pools[1]);
 }
@@ -236,7 +250,8 @@ static void test_linear_unprepared_and_m0(void **state) {
     assert_int_equal(tp_linear_prepare(&bad, TP_LIN_F32, &err), TP_INVALID);
 }
 
-/* ---- element-wise ------------------------------------------------------------------------------- */
+/* ---- element-wise -------------------------------------------------------------------------------
+ */
 
 static void test_activations(void **state) {
     (void)state;
@@ -267,7 +282,8 @@ static void test_activations(void **state) {
             }
             memcpy(y, x, n * 4);
             tp_tanh_inplace(y, n);
-            for (size_t i = 0; i < n; i++) assert_true(fabs(y[i] - tanh(x[i])) <= 2e-6);
+            for (size_t i = 0; i < n; i++)
+                assert_true(fabs(y[i] - tanh(x[i])) <= 2e-6);
             free(x);
             free(y);
         }
@@ -286,7 +302,9 @@ static void test_glu(void **state) {
             assert_non_null(out);
             for (int act = 0; act < 3; act++) {
                 tp_glu(in, out, m, f, act);
-                tp_epi_act ea = act == 0 ? TP_EPI_SILU : act == 1 ? TP_EPI_GELU_ERF : TP_EPI_GELU_TANH;
+                tp_epi_act ea = act == 0   ? TP_EPI_SILU
+                                : act == 1 ? TP_EPI_GELU_ERF
+                                           : TP_EPI_GELU_TANH;
                 for (int i = 0; i < m; i++)
                     for (int j = 0; j < f; j++) {
                         double g = in[(size_t)i * 2 * f + j], u = in[(size_t)i * 2 * f + f + j];
@@ -313,8 +331,10 @@ static void test_softmax(void **state) {
             memcpy(y, x, (size_t)n * 4);
             tp_softmax_row(y, n);
             double mx = -INFINITY, sum = 0;
-            for (int j = 0; j < n; j++) mx = fmax(mx, x[j]);
-            for (int j = 0; j < n; j++) sum += exp(x[j] - mx);
+            for (int j = 0; j < n; j++)
+                mx = fmax(mx, x[j]);
+            for (int j = 0; j < n; j++)
+                sum += exp(x[j] - mx);
             for (int j = 0; j < n; j++)
                 assert_true(fabs(y[j] - exp(x[j] - mx) / sum) <= 1e-6);
             free(x);
@@ -324,12 +344,14 @@ static void test_softmax(void **state) {
     restore_level();
 }
 
-/* ---- norms -------------------------------------------------------------------------------------- */
+/* ---- norms --------------------------------------------------------------------------------------
+ */
 
 static void ref_layernorm(const float *x, const float *r, const float *g, const float *b, int n,
                           double eps, double *out) {
     double mean = 0, var = 0;
-    for (int j = 0; j < n; j++) mean += (double)x[j] + (r ? r[j] : 0);
+    for (int j = 0; j < n; j++)
+        mean += (double)x[j] + (r ? r[j] : 0);
     mean /= n;
     for (int j = 0; j < n; j++) {
         double d = (double)x[j] + (r ? r[j] : 0) - mean;
@@ -352,14 +374,17 @@ static void test_layernorm(void **state) {
                     int m = shapes[s][0], n = shapes[s][1];
                     float *x = rand_vec((size_t)m * n, 3.0f), *r = rand_vec((size_t)m * n, 3.0f);
                     float *g = rand_vec((size_t)n, 1.0f), *b = rand_vec((size_t)n, 1.0f);
-                    for (int i = 0; i < m * n; i++) x[i] += 5.0f; /* non-zero mean */
+                    for (int i = 0; i < m * n; i++)
+                        x[i] += 5.0f; /* non-zero mean */
                     float *y = malloc((size_t)m * n * 4);
                     double *ref = malloc((size_t)n * sizeof *ref);
                     assert_true(y && ref);
                     memcpy(y, x, (size_t)m * n * 4);
                     float eps = n == 1 ? 1e-5f : 1e-12f;
-                    if (with_r) tp_add_layernorm(pool, y, r, g, with_b ? b : NULL, m, n, eps);
-                    else tp_layernorm(pool, y, g, with_b ? b : NULL, m, n, eps);
+                    if (with_r)
+                        tp_add_layernorm(pool, y, r, g, with_b ? b : NULL, m, n, eps);
+                    else
+                        tp_layernorm(pool, y, g, with_b ? b : NULL, m, n, eps);
                     for (int i = 0; i < m; i++) {
                         ref_layernorm(x + (size_t)i * n, with_r ? r + (size_t)i * n : NULL, g,
                                       with_b ? b : NULL, n, eps, ref);
@@ -400,7 +425,8 @@ static void test_rmsnorm(void **state) {
                 }
                 for (int i = 0; i < m; i++) {
                     double ss = 0;
-                    for (int j = 0; j < n; j++) ss += (double)x0[i * n + j] * x0[i * n + j];
+                    for (int j = 0; j < n; j++)
+                        ss += (double)x0[i * n + j] * x0[i * n + j];
                     double inv = 1 / sqrt(ss / n + 1e-6);
                     for (int j = 0; j < n; j++)
                         assert_true(fabs(y[i * n + j] - x0[i * n + j] * inv * g[j]) <= 1e-5);
@@ -414,7 +440,8 @@ static void test_rmsnorm(void **state) {
     restore_level();
 }
 
-/* ---- rope --------------------------------------------------------------------------------------- */
+/* ---- rope ---------------------------------------------------------------------------------------
+ */
 
 static void test_rope(void **state) {
     (void)state;
@@ -427,7 +454,8 @@ static void test_rope(void **state) {
             float *x = rand_vec((size_t)m * stride, 1.0f), *y = malloc((size_t)m * stride * 4);
             int32_t *pos = malloc((size_t)m * sizeof *pos);
             assert_true(y && pos);
-            for (int i = 0; i < m; i++) pos[i] = i * 37 + 3;
+            for (int i = 0; i < m; i++)
+                pos[i] = i * 37 + 3;
             memcpy(y, x, (size_t)m * stride * 4);
             float theta = 10000.0f;
             tp_rope(y, m, nh, hd, rd, pos, theta, stride);
@@ -449,8 +477,8 @@ static void test_rope(void **state) {
                         }
                         /* angles up to ~250 rad: f32 argument rounding allows ~1e-4 */
                         if (!(fabs(o[d] - r) <= 3e-4))
-                            fail_msg("rope c=%d i=%d h=%d d=%d: %g vs %g", c, i, h, d,
-                                     (double)o[d], r);
+                            fail_msg("rope c=%d i=%d h=%d d=%d: %g vs %g", c, i, h, d, (double)o[d],
+                                     r);
                     }
                 }
                 for (int t = nh * hd; t < stride; t++)
@@ -464,7 +492,8 @@ static void test_rope(void **state) {
     restore_level();
 }
 
-/* ---- attention ---------------------------------------------------------------------------------- */
+/* ---- attention ----------------------------------------------------------------------------------
+ */
 
 static void ref_attention(const tp_attn_args *a, double *out /* [tokens][n_heads*hd] */) {
     int hd = a->head_dim, group = a->n_heads / a->n_kv_heads, half = a->window / 2;
@@ -487,7 +516,8 @@ static void ref_attention(const tp_attn_args *a, double *out /* [tokens][n_heads
                     }
                     const float *k = a->k + (size_t)(base + j) * a->k_stride + (size_t)kh * hd;
                     double d = 0;
-                    for (int t = 0; t < hd; t++) d += (double)q[t] * k[t];
+                    for (int t = 0; t < hd; t++)
+                        d += (double)q[t] * k[t];
                     p[j] = d * a->scale;
                     mx = fmax(mx, p[j]);
                 }
@@ -528,15 +558,27 @@ static void check_attention(tp_pool *pool, const int *lens, int n_seq, int nh, i
     int nt = tp_pool_size(pool);
     float *scratch = malloc(tp_attention_scratch(max_len, nt) * 4);
     assert_true(out && ref && scratch);
-    tp_attn_args a = {.q = qkv, .k = qkv + nh * hd, .v = qkv + (nh + nkv) * hd,
-                      .q_stride = qs, .k_stride = qs, .v_stride = qs,
-                      .out = out, .out_stride = os, .off = off, .n_seq = n_seq,
-                      .n_heads = nh, .n_kv_heads = nkv, .head_dim = hd,
-                      .scale = 1.0f / sqrtf((float)hd), .causal = causal, .window = window};
+    tp_attn_args a = {.q = qkv,
+                      .k = qkv + nh * hd,
+                      .v = qkv + (nh + nkv) * hd,
+                      .q_stride = qs,
+                      .k_stride = qs,
+                      .v_stride = qs,
+                      .out = out,
+                      .out_stride = os,
+                      .off = off,
+                      .n_seq = n_seq,
+                      .n_heads = nh,
+                      .n_kv_heads = nkv,
+                      .head_dim = hd,
+                      .scale = 1.0f / sqrtf((float)hd),
+                      .causal = causal,
+                      .window = window};
     ref_attention(&a, ref);
     for (int li = 0; li < N_LEVELS; li++) {
         if (!use_level(levels[li])) continue;
-        for (size_t i = 0; i < (size_t)T * os; i++) out[i] = NAN;
+        for (size_t i = 0; i < (size_t)T * os; i++)
+            out[i] = NAN;
         tp_attention(pool, &a, scratch);
         for (int t = 0; t < T; t++)
             for (int c = 0; c < nh * hd; c++) {
@@ -578,6 +620,42 @@ static void test_attention(void **state) {
     tp_pool_free(pools[1]);
 }
 
+/* ---- thread pool -------------------------------------------------------------------------------
+ */
+
+typedef struct {
+    int *hits;
+    int n_threads;
+    int bad_thread;
+} pool_ctx;
+
+static void pool_fn(void *vctx, int task, int thread) {
+    pool_ctx *c = vctx;
+    __atomic_fetch_add(&c->hits[task], 1, __ATOMIC_RELAXED);
+    if (thread < 0 || thread >= c->n_threads) c->bad_thread = 1;
+}
+
+/* Many small jobs back to back (as a forward pass issues them): every task runs exactly once. */
+static void test_pool(void **state) {
+    (void)state;
+    for (int nt = 1; nt <= 4; nt++) {
+        tp_pool *p = tp_pool_create(nt);
+        assert_non_null(p);
+        assert_int_equal(tp_pool_size(p), nt);
+        int hits[257];
+        for (int job = 0; job < 2000; job++) {
+            int n = job % 257;
+            memset(hits, 0, sizeof hits);
+            pool_ctx c = {hits, nt, 0};
+            tp_pool_run(p, pool_fn, &c, n);
+            for (int t = 0; t < n; t++)
+                assert_int_equal(hits[t], 1);
+            assert_false(c.bad_thread);
+        }
+        tp_pool_free(p);
+    }
+}
+
 static void test_cpu_force(void **state) {
     (void)state;
     const tp_cpu_features *f = tp_cpu_features_get();
@@ -586,15 +664,19 @@ static void test_cpu_force(void **state) {
     assert_int_equal(tp_cpu_level_get(), TP_CPU_GENERIC);
     assert_false(tp_cpu_has_bf16());
     assert_false(tp_cpu_has_vnni());
-    tp_cpu_level top = tp_cpu_force(TP_CPU_AVX512);
-    assert_true(top >= TP_CPU_GENERIC && top <= TP_CPU_AVX512);
-    if (top == TP_CPU_AVX512) assert_true(f->avx512f);
+    tp_cpu_level top = tp_cpu_force(TP_CPU_AMX);
+    assert_true(top >= TP_CPU_GENERIC && top <= TP_CPU_AMX);
+    if (top >= TP_CPU_AVX512) assert_true(f->avx512f);
+    if (top == TP_CPU_AMX) assert_true(f->amx_tile && tp_cpu_has_amx());
+    print_message("cpu: %s (bf16 %d, vnni %d, amx %d)\n", tp_cpu_level_name(top), f->avx512_bf16,
+                  f->avx512_vnni, f->amx_tile);
     assert_non_null(tp_cpu_level_name(top));
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_force),
+        cmocka_unit_test(test_pool),
         cmocka_unit_test(test_linear_f32),
         cmocka_unit_test(test_linear_bf16),
         cmocka_unit_test(test_linear_int8),

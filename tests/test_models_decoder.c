@@ -229,11 +229,160 @@ static void test_reward_defaults(void **state) {
     json_decref(g);
 }
 
+/* Mistral = the Llama body (+ sliding-window attention): llama-embed relabelled as Mistral gives
+ * the Llama golden; with sliding_window 4 (HF: key j visible from query i when i - 4 < j <= i) the
+ * first 4 rows are unchanged and later rows differ. */
+static void test_mistral_window(void **state) {
+    (void)state;
+    char gpath[4200];
+    tp_error err = {0};
+    snprintf(gpath, sizeof gpath, "%s/models/llama-embed/golden.json", TP_TEST_DATA);
+    json_t *g = tu_json(gpath);
+    json_t *c = json_array_get(json_object_get(g, "cases"), 0);
+    json_t *want_ids = json_object_get(c, "input_ids"), *hs = json_object_get(c, "hidden_states");
+    size_t n = json_array_size(want_ids);
+    assert_true(n > 6);
+    int32_t *ids = malloc(n * sizeof *ids);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int32_t)json_integer_value(json_array_get(want_ids, i));
+    tp_seq sq = {ids, NULL, (int32_t)n, 0};
+    tp_result r = {0};
+    const char *d = make_variant("llama-embed", "mistral-embed",
+                                 "{\"architectures\": [\"MistralModel\"], \"model_type\": "
+                                 "\"mistral\", \"sliding_window\": null}");
+    tp_engine *e = load(d, NULL, 0);
+    if (tp_engine_run(e, TP_TASK_EMBED, &sq, 1, NULL, &r, &err)) fail_msg("%s", err.msg);
+    assert_true(tu_max_abs_diff(r.data, (size_t)r.cols, json_object_get(c, "embedding")) < 1e-4);
+    tp_result_free(&r);
+    tp_engine_free(e);
+
+    d = make_variant("llama-embed", "mistral-embed-window4",
+                     "{\"architectures\": [\"MistralModel\"], \"model_type\": \"mistral\", "
+                     "\"sliding_window\": 4}");
+    e = load(d, NULL, 0);
+    if (tp_engine_run(e, TP_TASK_TOKEN_EMBED, &sq, 1, NULL, &r, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(r.rows, (int)n);
+    int h = r.cols;
+    for (int t = 0; t < r.rows; t++) {
+        double m = 0;
+        for (int j = 0; j < h; j++) {
+            double dd = fabs(r.data[(size_t)t * h + j] -
+                             json_number_value(json_array_get(hs, (size_t)t * h + (size_t)j)));
+            m = dd > m ? dd : m;
+        }
+        if (t < 4)
+            assert_true(m < 1e-4);
+        else
+            assert_true(m > 1e-3);
+    }
+    tp_result_free(&r);
+    tp_engine_free(e);
+    free(ids);
+    json_decref(g);
+}
+
+/* A copy of <dir>/model.safetensors with "lm_head.weight" appended: a copy of the bytes of
+ * `src_tensor` (same dtype and shape), so an untied head must reproduce the tied results. */
+static void add_lm_head(const char *dir, const char *src_tensor) {
+    char path[4200], out[4200];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)size);
+    assert_true(fread(buf, 1, (size_t)size, f) == (size_t)size);
+    fclose(f);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--)
+        hl = hl << 8 | buf[i];
+    json_error_t je;
+    json_t *hdr = json_loadb((const char *)buf + 8, (size_t)hl, 0, &je);
+    json_t *src = json_object_get(hdr, src_tensor);
+    assert_non_null(src);
+    json_t *offs = json_object_get(src, "data_offsets");
+    size_t b0 = (size_t)json_integer_value(json_array_get(offs, 0));
+    size_t b1 = (size_t)json_integer_value(json_array_get(offs, 1));
+    size_t data_len = (size_t)size - 8 - (size_t)hl;
+    json_t *lm = json_deep_copy(src);
+    json_array_set_new(json_object_get(lm, "data_offsets"), 0, json_integer((json_int_t)data_len));
+    json_array_set_new(json_object_get(lm, "data_offsets"), 1,
+                       json_integer((json_int_t)(data_len + b1 - b0)));
+    json_object_set_new(hdr, "lm_head.weight", lm);
+    char *h = json_dumps(hdr, JSON_COMPACT);
+    size_t nh = strlen(h), pad = (8 - nh % 8) % 8;
+    snprintf(out, sizeof out, "%s/model.safetensors", dir);
+    unlink(out); /* a symlink to the fixture */
+    f = fopen(out, "wb");
+    assert_non_null(f);
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)((nh + pad) >> (8 * i));
+    fwrite(len8, 1, 8, f);
+    fwrite(h, 1, nh, f);
+    for (size_t i = 0; i < pad; i++)
+        fputc(' ', f);
+    const unsigned char *data = buf + 8 + hl;
+    fwrite(data, 1, data_len, f);
+    fwrite(data + b0, 1, b1 - b0, f);
+    fclose(f);
+    free(h);
+    json_decref(hdr);
+    free(buf);
+}
+
+static double score_of(const char *dir, const int32_t *ids, int n) {
+    tp_engine *e = load(dir, NULL, 0);
+    tp_seq sq = {ids, NULL, n, 0};
+    tp_result r = {0};
+    tp_error err = {0};
+    if (tp_engine_run(e, TP_TASK_SCORE, &sq, 1, NULL, &r, &err)) fail_msg("%s", err.msg);
+    double v = r.data[0];
+    tp_result_free(&r);
+    tp_engine_free(e);
+    return v;
+}
+
+/* classifier_from_token with an untied lm_head (rows read from the mapping, F32 and BF16) gives
+ * the same score as the tied embeddings. */
+static void test_yesno_untied(void **state) {
+    (void)state;
+    char gpath[4200];
+    snprintf(gpath, sizeof gpath, "%s/models/qwen3-reranker/golden.json", TP_TEST_DATA);
+    json_t *g = tu_json(gpath);
+    json_t *c = json_array_get(json_object_get(g, "cases"), 0);
+    json_t *want_ids = json_object_get(c, "input_ids");
+    int n = (int)json_array_size(want_ids);
+    int32_t *ids = malloc((size_t)n * sizeof *ids);
+    for (int i = 0; i < n; i++)
+        ids[i] = (int32_t)json_integer_value(json_array_get(want_ids, (size_t)i));
+    const char *tokens = "\"classifier_from_token\": [\"\\u0120no\", \"y\"]";
+    char patch[256];
+    snprintf(patch, sizeof patch, "{%s, \"tie_word_embeddings\": false}", tokens);
+    const char *d = make_variant("qwen3-reranker", "qwen3-reranker-untied", patch);
+    add_lm_head(d, "model.embed_tokens.weight");
+    double s = score_of(d, ids, n);
+    assert_true(fabs(s - json_number_value(json_object_get(c, "score"))) < 1e-4);
+    /* bf16 checkpoint (qwen2-embed), ids < its vocab of 3000 */
+    snprintf(patch, sizeof patch, "{%s}", tokens);
+    double tied = score_of(make_variant("qwen2-embed", "qwen2-yesno-tied", patch), ids, n);
+    snprintf(patch, sizeof patch, "{%s, \"tie_word_embeddings\": false}", tokens);
+    d = make_variant("qwen2-embed", "qwen2-yesno-untied", patch);
+    add_lm_head(d, "embed_tokens.weight");
+    assert_true(fabs(score_of(d, ids, n) - tied) < 1e-6);
+    /* untied without an lm_head tensor */
+    expect_load_fails(make_variant("qwen2-embed", "qwen2-yesno-nohead", patch), 0, TP_FORMAT,
+                      "lm_head");
+    free(ids);
+    json_decref(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_too_long),
-        cmocka_unit_test(test_rope_scaling),
-        cmocka_unit_test(test_reward_defaults),
+        cmocka_unit_test(test_too_long),        cmocka_unit_test(test_rope_scaling),
+        cmocka_unit_test(test_reward_defaults), cmocka_unit_test(test_mistral_window),
+        cmocka_unit_test(test_yesno_untied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

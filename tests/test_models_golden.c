@@ -56,7 +56,8 @@ static const fixture fixtures[] = {
     {.name = "qwen3-reranker",
      .hf_overrides = "{\"architectures\": [\"Qwen3ForSequenceClassification\"], "
                      "\"is_original_qwen3_reranker\": true, " QWEN3_RERANKER_TOKENS "}"},
-    {.name = "qwen3-reranker", .hf_overrides = "{" QWEN3_RERANKER_TOKENS "}",
+    {.name = "qwen3-reranker",
+     .hf_overrides = "{" QWEN3_RERANKER_TOKENS "}",
      .label = "qwen3-reranker-causallm"},
 };
 
@@ -213,8 +214,7 @@ static void check_fixture(const fixture *fx) {
             if (st != TP_OK) fail_msg("%s case %zu: raw run failed: %s", fx->name, i, err.msg);
             double dl = fabs(lr.data[0] - (json_number_value(lyes) - json_number_value(lno)));
             if (!(dl <= TOL) && out_fail++ < 3)
-                print_message("%s case %zu: logit_yes - logit_no differs by %g\n", fx->name, i,
-                              dl);
+                print_message("%s case %zu: logit_yes - logit_no differs by %g\n", fx->name, i, dl);
             tp_result_free(&lr);
         }
     }
@@ -258,9 +258,9 @@ static void check_fixture(const fixture *fx) {
     }
     print_message("%s: %zu/%zu ids, %zu/%zu %s (max diff %.2g), %zu/%zu batch-invariant (max "
                   "%.2g), %d hidden-state failures, %zu/%zu prompt cases\n",
-                  fx->label ? fx->label : fx->name, n - (size_t)id_fail, n, n - (size_t)out_fail, n, field, worst,
-                  n - (size_t)batch_fail, n, worst_batch, hid_fail, n_prompt - (size_t)prompt_fail,
-                  n_prompt);
+                  fx->label ? fx->label : fx->name, n - (size_t)id_fail, n, n - (size_t)out_fail, n,
+                  field, worst, n - (size_t)batch_fail, n, worst_batch, hid_fail,
+                  n_prompt - (size_t)prompt_fail, n_prompt);
     for (size_t i = 0; i < n; i++) {
         tp_result_free(&alone[i]);
         tp_result_free(&batch[i]);
@@ -290,8 +290,7 @@ int main(void) {
     struct CMUnitTest tests[sizeof fixtures / sizeof fixtures[0]];
     for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++) {
         tests[i] = (struct CMUnitTest){fixtures[i].label ? fixtures[i].label : fixtures[i].name,
-                                       test_fixture, NULL, NULL,
-                                       (void *)&fixtures[i]};
+                                       test_fixture, NULL, NULL, (void *)&fixtures[i]};
     }
     return _cmocka_run_group_tests("models_golden", tests, sizeof fixtures / sizeof fixtures[0],
                                    NULL, NULL);

@@ -14,12 +14,23 @@ typedef struct golden {
 } golden;
 
 static const golden GOLDENS[] = {
-    {"bert_base_uncased", "trained"}, {"wp", "trained"},       {"wp_cased", "trained"},
-    {"uni", "trained"},               {"llama", "trained"},    {"qwen", "trained"},
-    {"qwen_eos", "trained"},          {"modernbert", "trained"}, {"bert-base-uncased", "real"},
-    {"roberta-style", "real"},        {"xlmr-precompiled", "real"}, {"gpt2", "real"},
-    {"llama2", "real"},               {"llama3", "cache"},     {"qwen2_5", "cache"},
-    {"qwen3", "cache"},               {"deepseek_v3", "cache"},
+    {"bert_base_uncased", "trained"},
+    {"wp", "trained"},
+    {"wp_cased", "trained"},
+    {"uni", "trained"},
+    {"llama", "trained"},
+    {"qwen", "trained"},
+    {"qwen_eos", "trained"},
+    {"modernbert", "trained"},
+    {"bert-base-uncased", "real"},
+    {"roberta-style", "real"},
+    {"xlmr-precompiled", "real"},
+    {"gpt2", "real"},
+    {"llama2", "real"},
+    {"llama3", "cache"},
+    {"qwen2_5", "cache"},
+    {"qwen3", "cache"},
+    {"deepseek_v3", "cache"},
 };
 
 #define MAX_SHOWN 4
@@ -33,7 +44,8 @@ static int ids_equal(const int32_t *a, size_t n, json_t *arr) {
 
 static void show(const char *what, const char *text, const int32_t *got, size_t n, json_t *want) {
     fprintf(stderr, "  MISMATCH %s for %.200s\n    got: [", what, text);
-    for (size_t i = 0; i < n && i < 64; i++) fprintf(stderr, "%s%d", i ? "," : "", got[i]);
+    for (size_t i = 0; i < n && i < 64; i++)
+        fprintf(stderr, "%s%d", i ? "," : "", got[i]);
     char *w = json_dumps(want, JSON_COMPACT);
     fprintf(stderr, "%s]\n    want: %.600s\n", n > 64 ? ",..." : "", w ? w : "?");
     free(w);
@@ -42,10 +54,10 @@ static void show(const char *what, const char *text, const int32_t *got, size_t 
 static void run_golden(const golden *g, int *failed) {
     char tok_path[4096], gold_path[4096];
     if (!strcmp(g->where, "trained")) {
-        snprintf(tok_path, sizeof tok_path, "%s/tokenizers-trained/%s.tokenizer.json",
-                 TP_TEST_DATA, g->name);
-        snprintf(gold_path, sizeof gold_path, "%s/tokenizers-trained/%s.golden.json",
-                 TP_TEST_DATA, g->name);
+        snprintf(tok_path, sizeof tok_path, "%s/tokenizers-trained/%s.tokenizer.json", TP_TEST_DATA,
+                 g->name);
+        snprintf(gold_path, sizeof gold_path, "%s/tokenizers-trained/%s.golden.json", TP_TEST_DATA,
+                 g->name);
     } else {
         snprintf(tok_path, sizeof tok_path, "%s/%s/tokenizer.json",
                  !strcmp(g->where, "real") ? TP_TEST_DATA "/tokenizers-real" : TP_TEST_CACHE,
@@ -86,13 +98,16 @@ static void run_golden(const golden *g, int *failed) {
             fprintf(stderr, "  encode failed: %s\n", err.msg);
             continue;
         }
-        if (ids_equal(enc.ids, enc.len, json_object_get(c, "ids"))) ok_ids++;
-        else if (shown++ < MAX_SHOWN) show("ids", text, enc.ids, enc.len, json_object_get(c, "ids"));
+        if (ids_equal(enc.ids, enc.len, json_object_get(c, "ids")))
+            ok_ids++;
+        else if (shown++ < MAX_SHOWN)
+            show("ids", text, enc.ids, enc.len, json_object_get(c, "ids"));
         /* decode the reference ids */
         json_t *want_ids = json_object_get(c, "ids");
         size_t nw = json_array_size(want_ids);
         int32_t *wv = malloc((nw + 1) * sizeof *wv);
-        for (size_t k = 0; k < nw; k++) wv[k] = (int32_t)json_integer_value(json_array_get(want_ids, k));
+        for (size_t k = 0; k < nw; k++)
+            wv[k] = (int32_t)json_integer_value(json_array_get(want_ids, k));
         char *dec = NULL;
         size_t dlen = 0;
         if (tp_tokenizer_decode(t, wv, nw, 1, &dec, &dlen, &err) == TP_OK) {
@@ -100,14 +115,16 @@ static void run_golden(const golden *g, int *failed) {
             if (dlen == json_string_length(wd) && !memcmp(dec, json_string_value(wd), dlen)) {
                 ok_dec++;
             } else if (shown++ < MAX_SHOWN) {
-                fprintf(stderr, "  MISMATCH decoded for %.200s\n    got:  %.300s\n    want: %.300s\n",
-                        text, dec, json_string_value(wd));
+                fprintf(stderr,
+                        "  MISMATCH decoded for %.200s\n    got:  %.300s\n    want: %.300s\n", text,
+                        dec, json_string_value(wd));
             }
         }
         free(dec);
         free(wv);
         if (tp_tokenizer_encode(t, text, len, NULL, 0, &without, &enc, &err) != TP_OK) continue;
-        if (ids_equal(enc.ids, enc.len, json_object_get(c, "ids_no_special"))) ok_ns++;
+        if (ids_equal(enc.ids, enc.len, json_object_get(c, "ids_no_special")))
+            ok_ns++;
         else if (shown++ < MAX_SHOWN)
             show("ids_no_special", text, enc.ids, enc.len, json_object_get(c, "ids_no_special"));
     }
@@ -122,13 +139,14 @@ static void run_golden(const golden *g, int *failed) {
         }
         int a = ids_equal(enc.ids, enc.len, json_object_get(c, "ids"));
         int b = ids_equal(enc.type_ids, enc.len, json_object_get(c, "type_ids"));
-        if (a && b) ok_pairs++;
+        if (a && b)
+            ok_pairs++;
         else if (shown++ < MAX_SHOWN)
-            show(a ? "pair type_ids" : "pair ids", json_string_value(jt), a ? enc.type_ids : enc.ids,
-                 enc.len, json_object_get(c, a ? "type_ids" : "ids"));
+            show(a ? "pair type_ids" : "pair ids", json_string_value(jt),
+                 a ? enc.type_ids : enc.ids, enc.len, json_object_get(c, a ? "type_ids" : "ids"));
     }
-    printf("%s: %zu/%zu ids, %zu/%zu no_special, %zu/%zu pairs, %zu/%zu decoded\n", g->name,
-           ok_ids, nc, ok_ns, nc, ok_pairs, np, ok_dec, nc);
+    printf("%s: %zu/%zu ids, %zu/%zu no_special, %zu/%zu pairs, %zu/%zu decoded\n", g->name, ok_ids,
+           nc, ok_ns, nc, ok_pairs, np, ok_dec, nc);
     fflush(stdout);
     if (ok_ids != nc || ok_ns != nc || ok_pairs != np || ok_dec != nc) *failed = 1;
     tp_encoding_free(&enc);

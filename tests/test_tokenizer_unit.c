@@ -140,9 +140,9 @@ static void test_truncation(void **state) {
     /* impossible: the target sequence is too short, or missing */
     tp_error err = {0};
     o.max_length = 4;
-    assert_int_equal(tp_tokenizer_encode(t, TEXT_A, strlen(TEXT_A), TEXT_B, strlen(TEXT_B), &o, &e,
-                                         &err),
-                     TP_INVALID);
+    assert_int_equal(
+        tp_tokenizer_encode(t, TEXT_A, strlen(TEXT_A), TEXT_B, strlen(TEXT_B), &o, &e, &err),
+        TP_INVALID);
     assert_non_null(strstr(err.msg, "too short"));
     o.max_length = 5;
     assert_int_equal(tp_tokenizer_encode(t, TEXT_A, strlen(TEXT_A), NULL, 0, &o, &e, &err),
@@ -234,9 +234,12 @@ static void test_errors(void **state) {
 /* ---- random input ------------------------------------------------------------------------- */
 
 static const char *ALL[] = {
-    "tokenizers-trained/wp.tokenizer.json",      "tokenizers-trained/uni.tokenizer.json",
-    "tokenizers-trained/llama.tokenizer.json",   "tokenizers-trained/qwen.tokenizer.json",
-    "tokenizers-trained/modernbert.tokenizer.json", "tokenizers-real/xlmr-precompiled/tokenizer.json",
+    "tokenizers-trained/wp.tokenizer.json",
+    "tokenizers-trained/uni.tokenizer.json",
+    "tokenizers-trained/llama.tokenizer.json",
+    "tokenizers-trained/qwen.tokenizer.json",
+    "tokenizers-trained/modernbert.tokenizer.json",
+    "tokenizers-real/xlmr-precompiled/tokenizer.json",
 };
 
 static uint32_t rng(uint64_t *s) {
@@ -278,22 +281,28 @@ static void test_random_input(void **state) {
         for (int it = 0; it < 300; it++) {
             size_t n = rng(&seed) % 256;
             if (it & 1) { /* raw bytes: must be either OK or TP_INVALID */
-                for (size_t i = 0; i < n; i++) buf[i] = (unsigned char)rng(&seed);
+                for (size_t i = 0; i < n; i++)
+                    buf[i] = (unsigned char)rng(&seed);
             } else { /* random valid UTF-8 mixing ASCII, specials and all planes */
                 size_t len = 0;
                 while (len + 4 < n) {
                     uint32_t r = rng(&seed) % 8, cp;
-                    if (r < 3) cp = 0x20 + rng(&seed) % 0x5F;
-                    else if (r < 4) cp = rng(&seed) % 0x20;
-                    else if (r < 6) cp = rng(&seed) % 0x3000;
-                    else cp = rng(&seed) % 0x110000;
+                    if (r < 3)
+                        cp = 0x20 + rng(&seed) % 0x5F;
+                    else if (r < 4)
+                        cp = rng(&seed) % 0x20;
+                    else if (r < 6)
+                        cp = rng(&seed) % 0x3000;
+                    else
+                        cp = rng(&seed) % 0x110000;
                     if (cp >= 0xD800 && cp < 0xE000) cp = 0x2581;
                     len += put_utf8(cp, buf + len);
                 }
                 n = len;
             }
             size_t pn = n / 2;
-            while (!(it & 1) && pn > 0 && (buf[pn] & 0xC0) == 0x80) pn--;
+            while (!(it & 1) && pn > 0 && (buf[pn] & 0xC0) == 0x80)
+                pn--;
             tp_status st =
                 tp_tokenizer_encode(t, (const char *)buf, n, (const char *)buf, pn, NULL, &e, &err);
             assert_true(st == TP_OK || st == TP_INVALID);
@@ -301,13 +310,15 @@ static void test_random_input(void **state) {
             if (st == TP_OK) {
                 char *d = NULL;
                 size_t dl;
-                assert_int_equal(tp_tokenizer_decode(t, e.ids, e.len, it & 2, &d, &dl, &err), TP_OK);
+                assert_int_equal(tp_tokenizer_decode(t, e.ids, e.len, it & 2, &d, &dl, &err),
+                                 TP_OK);
                 free(d);
             }
         }
         /* decoding arbitrary ids (including unknown ones) never fails */
         int32_t ids[64];
-        for (int i = 0; i < 64; i++) ids[i] = (int32_t)(rng(&seed) % 5000) - 10;
+        for (int i = 0; i < 64; i++)
+            ids[i] = (int32_t)(rng(&seed) % 5000) - 10;
         char *d = NULL;
         assert_int_equal(tp_tokenizer_decode(t, ids, 64, 0, &d, NULL, &err), TP_OK);
         free(d);
@@ -376,7 +387,8 @@ static void test_threads(void **state) {
             pthread_join(th[i], NULL);
             assert_int_equal(jobs[i].bad, 0);
         }
-        for (size_t i = 0; i < n; i++) free(want[i]);
+        for (size_t i = 0; i < n; i++)
+            free(want[i]);
         free(want);
         free(want_n);
         json_decref(g);
@@ -398,8 +410,8 @@ static void test_config(void **state) {
     close(fd);
     tp_tokenizer *t = NULL;
     tp_error err = {0};
-    assert_int_equal(tp_tokenizer_load(tu_data("tokenizers-real/llama2/tokenizer.json"), cfg, &t, &err),
-                     TP_OK);
+    assert_int_equal(
+        tp_tokenizer_load(tu_data("tokenizers-real/llama2/tokenizer.json"), cfg, &t, &err), TP_OK);
     unlink(cfg);
     tp_encoding e = {0};
     encode(t, "Hello", NULL, NULL, &e);
@@ -417,10 +429,11 @@ static void test_config(void **state) {
     tp_tokenizer_free(t);
 
     /* bert-base-uncased with its config is unchanged */
-    assert_int_equal(tp_tokenizer_load(tu_data("tokenizers-real/bert-base-uncased/tokenizer.json"),
-                                       tu_data("tokenizers-real/bert-base-uncased/tokenizer_config.json"),
-                                       &t, &err),
-                     TP_OK);
+    assert_int_equal(
+        tp_tokenizer_load(tu_data("tokenizers-real/bert-base-uncased/tokenizer.json"),
+                          tu_data("tokenizers-real/bert-base-uncased/tokenizer_config.json"), &t,
+                          &err),
+        TP_OK);
     encode(t, "Hello World", NULL, NULL, &e);
     assert_int_equal(e.len, 4);
     assert_int_equal(e.ids[1], 7592); /* hello */
@@ -430,7 +443,7 @@ static void test_config(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_truncation), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_truncation),   cmocka_unit_test(test_errors),
         cmocka_unit_test(test_random_input), cmocka_unit_test(test_threads),
         cmocka_unit_test(test_config),
     };

@@ -160,14 +160,16 @@ static int run_cmd(int argc, char **argv, cmd_kind k) {
                                      : TP_TASK_SCORE;
     int cosine_score = k == CMD_SCORE && info->num_labels == 0;
     if (!(info->tasks & task)) {
+        /* info belongs to e: report before freeing it */
+        int bad = cli_die("%s: this model (%s) cannot do that; it supports:%s%s%s%s%s", a.model,
+                          info->architecture, info->tasks & TP_TASK_EMBED ? " embed" : "",
+                          info->tasks & TP_TASK_CLASSIFY ? " classify" : "",
+                          info->tasks & TP_TASK_SCORE ? " score" : "",
+                          info->tasks & (TP_TASK_TOKEN_EMBED | TP_TASK_TOKEN_CLASSIFY) ? " encode"
+                                                                                       : "",
+                          "");
         tp_engine_free(e);
-        return cli_die("%s: this model (%s) cannot do that; it supports:%s%s%s%s%s", a.model,
-                       info->architecture, info->tasks & TP_TASK_EMBED ? " embed" : "",
-                       info->tasks & TP_TASK_CLASSIFY ? " classify" : "",
-                       info->tasks & TP_TASK_SCORE ? " score" : "",
-                       info->tasks & (TP_TASK_TOKEN_EMBED | TP_TASK_TOKEN_CLASSIFY) ? " encode"
-                                                                                    : "",
-                       "");
+        return bad;
     }
     const char *prompt = NULL;
     if (a.prompt_name) {

@@ -21,7 +21,7 @@ static const char DETOK_USAGE[] =
 
 typedef struct tok_args {
     const char *model_dir, *tokenizer, *input, *output;
-    int flag; /* --no-special / --skip-special */
+    int flag;       /* --no-special / --skip-special */
     int max_length; /* -1: model default */
 } tok_args;
 
@@ -100,7 +100,8 @@ static int load_tokenizer(const tok_args *a, tp_tokenizer **t) {
         if (!tp_path_join(tj, sizeof tj, a->model_dir, "tokenizer.json") ||
             !tp_path_join(tc, sizeof tc, a->model_dir, "tokenizer_config.json"))
             return cli_die("%s: path too long", a->model_dir);
-        if (!tp_file_exists(tj)) return cli_die("%s: no tokenizer.json in the folder", a->model_dir);
+        if (!tp_file_exists(tj))
+            return cli_die("%s: no tokenizer.json in the folder", a->model_dir);
         st = tp_tokenizer_load(tj, tp_file_exists(tc) ? tc : NULL, t, &err);
     }
     if (st != TP_OK) return cli_die("%s", err.msg);
@@ -109,7 +110,8 @@ static int load_tokenizer(const tok_args *a, tp_tokenizer **t) {
 
 static void write_ints(FILE *f, const int32_t *v, size_t n) {
     fputc('[', f);
-    for (size_t i = 0; i < n; i++) fprintf(f, i ? ",%d" : "%d", v[i]);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, i ? ",%d" : "%d", v[i]);
     fputc(']', f);
 }
 
@@ -122,8 +124,10 @@ int cmd_tokenize(int argc, char **argv) {
     tp_encode_opts o;
     tp_encode_opts_default(&o);
     o.add_special = !a.flag;
-    if (a.max_length >= 0) o.max_length = (size_t)a.max_length;
-    else if (a.model_dir) o.max_length = (size_t)model_max_length(a.model_dir);
+    if (a.max_length >= 0)
+        o.max_length = (size_t)a.max_length;
+    else if (a.model_dir)
+        o.max_length = (size_t)model_max_length(a.model_dir);
     cli_io io;
     if (cli_io_open(&io, a.input, a.output)) {
         tp_tokenizer_free(t);

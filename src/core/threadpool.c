@@ -6,14 +6,19 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* A job is published by bumping `gen`. Tasks are claimed from `next`, which holds the job's
+ * generation in its high 32 bits and the next task index in its low 32 bits, so a worker that wakes
+ * late (descheduled on a busy machine) can never claim a task of a later job with a stale view.
+ * The caller waits for `done` == n_tasks, not for every worker to check in: when a worker is not
+ * running, the caller and the other workers simply take its share. */
 struct tp_pool {
     int n;
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_uint gen;     /* bumped for every job */
-    atomic_int next;     /* next task index */
-    atomic_int pending;  /* workers still inside the current job */
+    atomic_uint gen;                 /* bumped for every job */
+    _Atomic unsigned long long next; /* gen << 32 | next task index */
+    atomic_int done;                 /* tasks finished in the current job */
     atomic_int stop;
     tp_pool_fn fn;
     void *ctx;
@@ -30,11 +35,22 @@ int tp_cpu_count(void) {
     return n > 0 ? (int)n : 1;
 }
 
-static void drain(tp_pool *p, int thread) {
+static inline void cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Claims and runs tasks of job `g` until none are left. */
+static void drain(tp_pool *p, unsigned g, int thread) {
     for (;;) {
-        int t = atomic_fetch_add(&p->next, 1);
-        if (t >= p->n_tasks) break;
+        unsigned long long v = atomic_load(&p->next);
+        if ((unsigned)(v >> 32) != g) return;
+        int t = (int)(v & 0xffffffffu);
+        if (t >= p->n_tasks) return;
+        if (!atomic_compare_exchange_weak(&p->next, &v, v + 1)) continue;
         p->fn(p->ctx, t, thread);
+        atomic_fetch_add(&p->done, 1);
     }
 }
 
@@ -49,9 +65,7 @@ static void *worker(void *arg) {
         int spins = 0;
         while ((g = atomic_load(&p->gen)) == seen && !atomic_load(&p->stop)) {
             if (++spins < 20000) {
-#if defined(__x86_64__)
-                __builtin_ia32_pause();
-#endif
+                cpu_relax();
                 continue;
             }
             pthread_mutex_lock(&p->mu);
@@ -61,8 +75,7 @@ static void *worker(void *arg) {
         }
         if (atomic_load(&p->stop)) return NULL;
         seen = g;
-        drain(p, id);
-        atomic_fetch_sub(&p->pending, 1);
+        drain(p, g, id);
     }
 }
 
@@ -119,22 +132,26 @@ int tp_pool_size(const tp_pool *p) {
 void tp_pool_run(tp_pool *p, tp_pool_fn fn, void *ctx, int n_tasks) {
     if (n_tasks <= 0) return;
     if (!p || p->n == 1 || n_tasks == 1) {
-        for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        for (int t = 0; t < n_tasks; t++)
+            fn(ctx, t, 0);
         return;
     }
+    /* no task of the previous job is running (the caller waited for all of them) */
     p->fn = fn;
     p->ctx = ctx;
     p->n_tasks = n_tasks;
-    atomic_store(&p->next, 0);
-    atomic_store(&p->pending, p->n - 1);
+    atomic_store(&p->done, 0);
+    unsigned g = atomic_load(&p->gen) + 1;
+    atomic_store(&p->next, (unsigned long long)g << 32);
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add(&p->gen, 1);
+    atomic_store(&p->gen, g);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
-    drain(p, 0);
-    while (atomic_load(&p->pending) > 0) {
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#endif
+    drain(p, g, 0);
+    for (int spins = 0; atomic_load(&p->done) < n_tasks; spins++) {
+        if (spins < 2000)
+            cpu_relax();
+        else
+            sched_yield(); /* a worker holding a task was descheduled: give it the core */
     }
 }

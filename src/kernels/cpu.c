@@ -2,6 +2,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 static tp_cpu_features feats;
 static int detected;
@@ -19,17 +24,34 @@ static void detect(void) {
     feats.avx512dq = __builtin_cpu_supports("avx512dq");
     feats.avx512_vnni = __builtin_cpu_supports("avx512vnni");
     feats.avx512_bf16 = __builtin_cpu_supports("avx512bf16");
+    unsigned a, b, c, d;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+        int tile = (d >> 24) & 1, bf16 = (d >> 22) & 1, int8 = (d >> 25) & 1;
+        /* Linux gates AMX state per process: ARCH_REQ_XCOMP_PERM (0x1023) for XTILEDATA (18). */
+        if (tile && syscall(SYS_arch_prctl, 0x1023, 18) == 0) {
+            feats.amx_tile = 1;
+            feats.amx_bf16 = bf16;
+            feats.amx_int8 = int8;
+        }
+    }
 #endif
     hw_level = TP_CPU_GENERIC;
     if (feats.avx2 && feats.fma) hw_level = TP_CPU_AVX2;
     if (hw_level == TP_CPU_AVX2 && feats.avx512f && feats.avx512bw && feats.avx512vl &&
         feats.avx512dq)
         hw_level = TP_CPU_AVX512;
+    if (hw_level == TP_CPU_AVX512 && feats.amx_tile && feats.amx_bf16 && feats.amx_int8 &&
+        feats.avx512_bf16 && feats.avx512_vnni)
+        hw_level = TP_CPU_AMX;
     cur_level = hw_level;
     const char *env = getenv("TP_CPU");
     if (env) {
-        if (!strcmp(env, "generic") || !strcmp(env, "scalar")) cur_level = TP_CPU_GENERIC;
-        else if (!strcmp(env, "avx2") && hw_level >= TP_CPU_AVX2) cur_level = TP_CPU_AVX2;
+        if (!strcmp(env, "generic") || !strcmp(env, "scalar"))
+            cur_level = TP_CPU_GENERIC;
+        else if (!strcmp(env, "avx2") && hw_level >= TP_CPU_AVX2)
+            cur_level = TP_CPU_AVX2;
+        else if (!strcmp(env, "avx512") && hw_level >= TP_CPU_AVX512)
+            cur_level = TP_CPU_AVX512;
     }
     detected = 1;
 }
@@ -58,11 +80,20 @@ int tp_cpu_has_vnni(void) {
     return tp_cpu_level_get() >= TP_CPU_AVX512 && feats.avx512_vnni;
 }
 
+int tp_cpu_has_amx(void) {
+    return tp_cpu_level_get() >= TP_CPU_AMX;
+}
+
 const char *tp_cpu_level_name(tp_cpu_level l) {
     switch (l) {
-    case TP_CPU_GENERIC: return "generic";
-    case TP_CPU_AVX2: return "avx2";
-    case TP_CPU_AVX512: return "avx512";
+    case TP_CPU_GENERIC:
+        return "generic";
+    case TP_CPU_AVX2:
+        return "avx2";
+    case TP_CPU_AVX512:
+        return "avx512";
+    case TP_CPU_AMX:
+        return "amx";
     }
     return "?";
 }

@@ -15,7 +15,7 @@ typedef struct tp_packed {
     tp_lin_kind kind;
     int n, k;
     int np;         /* panels: ceil(n / TP_NR) */
-    int kp;         /* k padded: k (f32), even (bf16), multiple of 4 (int8) */
+    int kp;         /* k padded: k (f32), multiple of 32 (bf16) / 64 (int8), zeros */
     float *wf;      /* f32:  [np][k][TP_NR] */
     uint16_t *wb;   /* bf16: [np][kp/2][TP_NR][2] */
     int8_t *wq;     /* int8: [np][kp/4][TP_NR][4] */
@@ -35,17 +35,25 @@ typedef struct tp_epi {
  *  f32:  x [m][ldx] floats;
  *  bf16: xb [m][kp] bf16 (k padded with zeros);
  *  int8: xq [m][kp] u8 (= s8 + 128, padding 128), xs [m] row scales. */
-void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0, int m1, int p0,
-                        int p1, float *y, int ldy, const tp_epi *e);
+void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0, int m1, int p0, int p1,
+                        float *y, int ldy, const tp_epi *e);
 void tp_avx512_tile_bf16(const tp_packed *P, const uint16_t *xb, int m0, int m1, int p0, int p1,
                          float *y, int ldy, const tp_epi *e);
 void tp_avx512_tile_int8(const tp_packed *P, const uint8_t *xq, const float *xs, int m0, int m1,
                          int p0, int p1, float *y, int ldy, const tp_epi *e);
+/* AMX versions (rows [0, m)): A rows readable up to m rounded up to 32; kp multiple of 32 / 64. */
+void tp_amx_tile_bf16(const tp_packed *P, const uint16_t *xb, int m, int p0, int p1, float *y,
+                      int ldy, const tp_epi *e);
+void tp_amx_tile_int8(const tp_packed *P, const uint8_t *xq, const float *xs, int m, int p0, int p1,
+                      float *y, int ldy, const tp_epi *e);
 /* x -> bf16 rows (round to nearest even), k padded to kp with zeros. */
 void tp_avx512_to_bf16(const float *x, int k, int kp, uint16_t *out);
 /* x -> u8 rows (s8 + 128) with symmetric per-row scale; returns the scale. */
 float tp_avx512_quant_row(const float *x, int k, int kp, uint8_t *out);
-/* Vectorized activations on n floats (used by the generic-level epilogue too when AVX-512 is on). */
+/* x = LayerNorm(x + r) * g + b for one row (r, b may be NULL). */
+void tp_avx512_ln_row(float *x, const float *r, const float *g, const float *b, int n, float eps);
+/* Vectorized activations on n floats (used by the generic-level epilogue too when AVX-512 is on).
+ */
 void tp_avx512_act(float *x, size_t n, int act);
 
 #endif

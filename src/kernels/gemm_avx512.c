@@ -63,8 +63,9 @@ INLINE T512 __m512 erf512(__m512 x) {
 INLINE T512 __m512 tanh512(__m512 x) {
     /* tanh(x) = 1 - 2 / (exp(2x) + 1); for tiny |x| use x (avoids cancellation) */
     __m512 e = exp512(_mm512_add_ps(x, x));
-    __m512 y = _mm512_sub_ps(_mm512_set1_ps(1.0f),
-                             _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+    __m512 y =
+        _mm512_sub_ps(_mm512_set1_ps(1.0f),
+                      _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
     __mmask16 small = _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(1e-3f), _CMP_LT_OQ);
     /* tanh(x) ~ x - x^3/3 near 0 */
     __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
@@ -89,8 +90,8 @@ INLINE T512 __m512 act512(__m512 v, int act) {
     case TP_EPI_RELU:
         return _mm512_max_ps(v, _mm512_setzero_ps());
     case TP_EPI_SILU:
-        return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f),
-                                              exp512(_mm512_sub_ps(_mm512_setzero_ps(), v))));
+        return _mm512_div_ps(
+            v, _mm512_add_ps(_mm512_set1_ps(1.0f), exp512(_mm512_sub_ps(_mm512_setzero_ps(), v))));
     default:
         return v;
     }
@@ -98,14 +99,16 @@ INLINE T512 __m512 act512(__m512 v, int act) {
 
 T512 void tp_avx512_act(float *x, size_t n, int act) {
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, act512(_mm512_loadu_ps(x + i), act));
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, act512(_mm512_loadu_ps(x + i), act));
     if (i < n) {
         __mmask16 mk = (__mmask16)((1u << (n - i)) - 1);
         _mm512_mask_storeu_ps(x + i, mk, act512(_mm512_maskz_loadu_ps(mk, x + i), act));
     }
 }
 
-/* ---- epilogue --------------------------------------------------------------------------------- */
+/* ---- epilogue ---------------------------------------------------------------------------------
+ */
 
 INLINE T512 void store_row(float *y, const float *res, __m512 v0, __m512 v1, __m512 b0, __m512 b1,
                            int act, __mmask16 k0, __mmask16 k1) {
@@ -129,14 +132,16 @@ static inline void col_masks(int nvalid, __mmask16 *k0, __mmask16 *k1) {
     *k1 = r >= 16 ? (__mmask16)0xFFFF : r <= 0 ? 0 : (__mmask16)((1u << r) - 1);
 }
 
-/* ---- f32 ---------------------------------------------------------------------------------------- */
+/* ---- f32 ----------------------------------------------------------------------------------------
+ */
 
 INLINE T512 void ukr_f32(const int mr, const float *a, size_t lda, const float *b, int k, float *y,
                          size_t ldy, const float *bias, const tp_epi *e, const float *res,
                          int nvalid) {
     __m512 acc[MR][2];
 #pragma GCC unroll 12
-    for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int i = 0; i < mr; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int p = 0; p < k; p++) {
         __m512 b0 = _mm512_load_ps(b + (size_t)p * TP_NR);
         __m512 b1 = _mm512_load_ps(b + (size_t)p * TP_NR + 16);
@@ -158,18 +163,42 @@ INLINE T512 void ukr_f32(const int mr, const float *a, size_t lda, const float *
 
 #define DISPATCH_MR(KER, rows, ...)                                                                \
     switch (rows) {                                                                                \
-    case 12: KER(12, __VA_ARGS__); break;                                                          \
-    case 11: KER(11, __VA_ARGS__); break;                                                          \
-    case 10: KER(10, __VA_ARGS__); break;                                                          \
-    case 9: KER(9, __VA_ARGS__); break;                                                            \
-    case 8: KER(8, __VA_ARGS__); break;                                                            \
-    case 7: KER(7, __VA_ARGS__); break;                                                            \
-    case 6: KER(6, __VA_ARGS__); break;                                                            \
-    case 5: KER(5, __VA_ARGS__); break;                                                            \
-    case 4: KER(4, __VA_ARGS__); break;                                                            \
-    case 3: KER(3, __VA_ARGS__); break;                                                            \
-    case 2: KER(2, __VA_ARGS__); break;                                                            \
-    default: KER(1, __VA_ARGS__); break;                                                           \
+    case 12:                                                                                       \
+        KER(12, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    case 11:                                                                                       \
+        KER(11, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    case 10:                                                                                       \
+        KER(10, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    case 9:                                                                                        \
+        KER(9, __VA_ARGS__);                                                                       \
+        break;                                                                                     \
+    case 8:                                                                                        \
+        KER(8, __VA_ARGS__);                                                                       \
+        break;                                                                                     \
+    case 7:                                                                                        \
+        KER(7, __VA_ARGS__);                                                                       \
+        break;                                                                                     \
+    case 6:                                                                                        \
+        KER(6, __VA_ARGS__);                                                                       \
+        break;                                                                                     \
+    case 5:                                                                                        \
+        KER(5, __VA_ARGS__);                                                                       \
+        break;                                                                                     \
+    case 4:                                                                                        \
+        KER(4, __VA_ARGS__);                                                                       \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        KER(3, __VA_ARGS__);                                                                       \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        KER(2, __VA_ARGS__);                                                                       \
+        break;                                                                                     \
+    default:                                                                                       \
+        KER(1, __VA_ARGS__);                                                                       \
+        break;                                                                                     \
     }
 
 T512 void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0, int m1, int p0,
@@ -188,14 +217,16 @@ T512 void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0
     }
 }
 
-/* ---- bf16 --------------------------------------------------------------------------------------- */
+/* ---- bf16 ---------------------------------------------------------------------------------------
+ */
 
 INLINE T512BF void ukr_bf16(const int mr, const uint32_t *a, size_t lda, const uint16_t *b, int kw,
                             float *y, size_t ldy, const float *bias, const tp_epi *e,
                             const float *res, int nvalid) {
     __m512 acc[MR][2];
 #pragma GCC unroll 12
-    for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int i = 0; i < mr; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int p = 0; p < kw; p++) {
         __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)(b + (size_t)p * 2 * TP_NR));
         __m512bh b1 = (__m512bh)_mm512_load_si512((const void *)(b + (size_t)p * 2 * TP_NR + 32));
@@ -226,8 +257,8 @@ T512BF void tp_avx512_tile_bf16(const tp_packed *P, const uint16_t *xb, int m0, 
             const uint32_t *a = (const uint32_t *)(const void *)(xb + (size_t)i * P->kp);
             float *yy = y + (size_t)i * ldy + c0;
             const float *res = e->res ? e->res + (size_t)i * e->ldres + c0 : NULL;
-            DISPATCH_MR(ukr_bf16, rows, a, (size_t)kw, b, kw, yy, (size_t)ldy, P->bias + c0, e,
-                        res, nvalid);
+            DISPATCH_MR(ukr_bf16, rows, a, (size_t)kw, b, kw, yy, (size_t)ldy, P->bias + c0, e, res,
+                        nvalid);
         }
     }
 }
@@ -239,17 +270,20 @@ T512 void tp_avx512_to_bf16(const float *x, int k, int kp, uint16_t *out) {
         __m512i u = _mm512_castps_si512(_mm512_loadu_ps(x + i));
         __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
         u = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), lsb);
-        _mm256_storeu_si256((__m256i *)(void *)(out + i), _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16)));
+        _mm256_storeu_si256((__m256i *)(void *)(out + i),
+                            _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16)));
     }
     for (; i < k; i++) {
         uint32_t u;
         memcpy(&u, x + i, 4);
         out[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
     }
-    for (; i < kp; i++) out[i] = 0;
+    for (; i < kp; i++)
+        out[i] = 0;
 }
 
-/* ---- int8 --------------------------------------------------------------------------------------- */
+/* ---- int8 ---------------------------------------------------------------------------------------
+ */
 
 INLINE T512VNNI void ukr_int8(const int mr, const uint32_t *a, size_t lda, const int8_t *b, int kw,
                               float *y, size_t ldy, const float *xs, const float *ws,
@@ -257,7 +291,8 @@ INLINE T512VNNI void ukr_int8(const int mr, const uint32_t *a, size_t lda, const
                               const float *res, int nvalid) {
     __m512i acc[MR][2];
 #pragma GCC unroll 12
-    for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_si512();
+    for (int i = 0; i < mr; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_si512();
     for (int p = 0; p < kw; p++) {
         __m512i b0 = _mm512_load_si512((const void *)(b + (size_t)p * 4 * TP_NR));
         __m512i b1 = _mm512_load_si512((const void *)(b + (size_t)p * 4 * TP_NR + 64));
@@ -272,7 +307,8 @@ INLINE T512VNNI void ukr_int8(const int mr, const uint32_t *a, size_t lda, const
     col_masks(nvalid, &k0, &k1);
     __m512 bb0 = _mm512_load_ps(bias), bb1 = _mm512_load_ps(bias + 16);
     __m512 s0 = _mm512_load_ps(ws), s1 = _mm512_load_ps(ws + 16);
-    __m512i c0 = _mm512_load_si512((const void *)wc), c1 = _mm512_load_si512((const void *)(wc + 16));
+    __m512i c0 = _mm512_load_si512((const void *)wc),
+            c1 = _mm512_load_si512((const void *)(wc + 16));
 #pragma GCC unroll 12
     for (int i = 0; i < mr; i++) {
         __m512 sx = _mm512_set1_ps(xs[i]);
@@ -305,9 +341,11 @@ T512VNNI void tp_avx512_tile_int8(const tp_packed *P, const uint8_t *xq, const f
 T512 float tp_avx512_quant_row(const float *x, int k, int kp, uint8_t *out) {
     __m512 mx = _mm512_setzero_ps();
     int i = 0;
-    for (; i + 16 <= k; i += 16) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+    for (; i + 16 <= k; i += 16)
+        mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
     float amax = _mm512_reduce_max_ps(mx);
-    for (; i < k; i++) amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
+    for (; i < k; i++)
+        amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
     float scale = amax > 0 ? amax / 127.0f : 1.0f;
     float inv = 1.0f / scale;
     __m512 vi = _mm512_set1_ps(inv);
@@ -323,6 +361,174 @@ T512 float tp_avx512_quant_row(const float *x, int k, int kp, uint8_t *out) {
         q = q < -127 ? -127 : q > 127 ? 127 : q;
         out[i] = (uint8_t)(q + 128);
     }
-    for (; i < kp; i++) out[i] = 128;
+    for (; i < kp; i++)
+        out[i] = 128;
     return scale;
+}
+
+/* ---- AMX (bf16 / int8) --------------------------------------------------------------------------
+ */
+/* Blocks of 32 rows x one 32-channel panel: tiles 0-3 accumulate C (2 x 2 blocks of 16 x 16), tiles
+ * 4-5 hold two 16-row slices of A, tiles 6-7 the two 16-channel halves of the B panel, whose
+ * packed layouts ([kp/2][32][2] bf16, [kp/4][32][4] int8) are already the tiles' VNNI row order
+ * (row stride 128 bytes). A rows must be readable up to a multiple of 32 rows (the caller pads
+ * them) and kp is a multiple of 32 (bf16) / 64 (int8), so no tile ever needs a partial shape. */
+
+#define TAMX                                                                                       \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx512bf16,avx512vnni,amx-tile," \
+                          "amx-bf16,amx-int8")))
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_cfg;
+
+static TAMX void amx_config(void) {
+    amx_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    _tile_loadconfig(&cfg);
+}
+
+/* kind 1: bf16, kind 2: int8. a: A rows (bf16 or u8) with lda bytes per row. */
+static TAMX void amx_tile(const tp_packed *P, int kind, const uint8_t *a, size_t lda,
+                          const float *xs, int m, int p0, int p1, float *y, int ldy,
+                          const tp_epi *e) {
+    amx_config();
+    _Alignas(64) int32_t cbuf[32][32];
+    int kstep = kind == 1 ? 32 : 64;     /* k per tile step */
+    size_t abytes = kind == 1 ? 64 : 64; /* bytes of one A tile row per step */
+    for (int p = p0; p < p1; p++) {
+        const uint8_t *b = kind == 1 ? (const uint8_t *)(P->wb + (size_t)p * P->kp * TP_NR)
+                                     : (const uint8_t *)(P->wq + (size_t)p * P->kp * TP_NR);
+        int c0 = p * TP_NR, nvalid = P->n - c0 < TP_NR ? P->n - c0 : TP_NR;
+        __mmask16 k0, k1;
+        col_masks(nvalid, &k0, &k1);
+        __m512 bb0 = _mm512_load_ps(P->bias + c0), bb1 = _mm512_load_ps(P->bias + c0 + 16);
+        for (int i = 0; i < m; i += 32) {
+            int rows = m - i < 32 ? m - i : 32;
+            const uint8_t *ai = a + (size_t)i * lda;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (int kk = 0; kk < P->kp; kk += kstep) {
+                const uint8_t *bk = b + (size_t)(kk / kstep) * 16 * 128;
+                _tile_loadd(6, bk, 128);
+                _tile_loadd(7, bk + 64, 128);
+                _tile_loadd(4, ai + (size_t)(kk / kstep) * abytes, (long)lda);
+                if (kind == 1) {
+                    _tile_dpbf16ps(0, 4, 6);
+                    _tile_dpbf16ps(1, 4, 7);
+                } else {
+                    _tile_dpbusd(0, 4, 6);
+                    _tile_dpbusd(1, 4, 7);
+                }
+                if (rows > 16) {
+                    _tile_loadd(5, ai + 16 * lda + (size_t)(kk / kstep) * abytes, (long)lda);
+                    if (kind == 1) {
+                        _tile_dpbf16ps(2, 5, 6);
+                        _tile_dpbf16ps(3, 5, 7);
+                    } else {
+                        _tile_dpbusd(2, 5, 6);
+                        _tile_dpbusd(3, 5, 7);
+                    }
+                }
+            }
+            _tile_stored(0, &cbuf[0][0], 128);
+            _tile_stored(1, &cbuf[0][16], 128);
+            if (rows > 16) {
+                _tile_stored(2, &cbuf[16][0], 128);
+                _tile_stored(3, &cbuf[16][16], 128);
+            }
+            for (int r = 0; r < rows; r++) {
+                __m512 v0, v1;
+                if (kind == 1) {
+                    v0 = _mm512_castsi512_ps(_mm512_load_si512((const void *)&cbuf[r][0]));
+                    v1 = _mm512_castsi512_ps(_mm512_load_si512((const void *)&cbuf[r][16]));
+                } else {
+                    __m512 sx = _mm512_set1_ps(xs[i + r]);
+                    __m512i w0 = _mm512_load_si512((const void *)(P->wcomp + c0));
+                    __m512i w1 = _mm512_load_si512((const void *)(P->wcomp + c0 + 16));
+                    v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(
+                                           _mm512_load_si512((const void *)&cbuf[r][0]), w0)),
+                                       _mm512_mul_ps(_mm512_load_ps(P->wscale + c0), sx));
+                    v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(
+                                           _mm512_load_si512((const void *)&cbuf[r][16]), w1)),
+                                       _mm512_mul_ps(_mm512_load_ps(P->wscale + c0 + 16), sx));
+                }
+                size_t row = (size_t)(i + r);
+                store_row(y + row * ldy + c0, e->res ? e->res + row * e->ldres + c0 : NULL, v0, v1,
+                          bb0, bb1, e->act, k0, k1);
+            }
+        }
+    }
+    _tile_release();
+}
+
+void tp_amx_tile_bf16(const tp_packed *P, const uint16_t *xb, int m, int p0, int p1, float *y,
+                      int ldy, const tp_epi *e) {
+    amx_tile(P, 1, (const uint8_t *)xb, (size_t)P->kp * 2, NULL, m, p0, p1, y, ldy, e);
+}
+
+void tp_amx_tile_int8(const tp_packed *P, const uint8_t *xq, const float *xs, int m, int p0, int p1,
+                      float *y, int ldy, const tp_epi *e) {
+    amx_tile(P, 2, xq, (size_t)P->kp, xs, m, p0, p1, y, ldy, e);
+}
+
+/* ---- LayerNorm row ------------------------------------------------------------------------------
+ */
+
+/* x = LayerNorm(x + r) * g + b over n columns (r, b may be NULL); two passes, f32 vector sums. */
+T512 void tp_avx512_ln_row(float *x, const float *r, const float *g, const float *b, int n,
+                           float eps) {
+    __m512 s = _mm512_setzero_ps();
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 v = _mm512_loadu_ps(x + j);
+        if (r) {
+            v = _mm512_add_ps(v, _mm512_loadu_ps(r + j));
+            _mm512_storeu_ps(x + j, v);
+        }
+        s = _mm512_add_ps(s, v);
+    }
+    __mmask16 tail = (__mmask16)((1u << (n - j)) - 1);
+    if (j < n) {
+        __m512 v = _mm512_maskz_loadu_ps(tail, x + j);
+        if (r) {
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(tail, r + j));
+            _mm512_mask_storeu_ps(x + j, tail, v);
+        }
+        s = _mm512_add_ps(s, v);
+    }
+    float mean = _mm512_reduce_add_ps(s) / (float)n;
+    __m512 vm = _mm512_set1_ps(mean), q = _mm512_setzero_ps();
+    for (j = 0; j + 16 <= n; j += 16) {
+        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + j), vm);
+        q = _mm512_fmadd_ps(d, d, q);
+    }
+    if (j < n) {
+        __m512 d = _mm512_maskz_sub_ps(tail, _mm512_maskz_loadu_ps(tail, x + j), vm);
+        q = _mm512_fmadd_ps(d, d, q);
+    }
+    float inv = 1.0f / sqrtf(_mm512_reduce_add_ps(q) / (float)n + eps);
+    __m512 vi = _mm512_set1_ps(inv);
+    for (j = 0; j + 16 <= n; j += 16) {
+        __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm), vi),
+                                 _mm512_loadu_ps(g + j));
+        if (b) v = _mm512_add_ps(v, _mm512_loadu_ps(b + j));
+        _mm512_storeu_ps(x + j, v);
+    }
+    if (j < n) {
+        __m512 v =
+            _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + j), vm), vi),
+                          _mm512_maskz_loadu_ps(tail, g + j));
+        if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(tail, b + j));
+        _mm512_mask_storeu_ps(x + j, tail, v);
+    }
 }

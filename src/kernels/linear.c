@@ -56,7 +56,8 @@ static void *scratch_get(size_t bytes) {
     return s->p;
 }
 
-/* ---- packing ---------------------------------------------------------------------------------- */
+/* ---- packing ----------------------------------------------------------------------------------
+ */
 
 static uint16_t f32_to_bf16(float f) {
     uint32_t u;
@@ -102,7 +103,7 @@ tp_status tp_linear_prepare(tp_linear *l, tp_lin_kind kind, tp_error *err) {
     P->k = k;
     P->np = (n + TP_NR - 1) / TP_NR;
     size_t npad = (size_t)P->np * TP_NR;
-    P->kp = kind == TP_LIN_F32 ? k : kind == TP_LIN_BF16 ? (k + 1) & ~1 : (k + 3) & ~3;
+    P->kp = kind == TP_LIN_F32 ? k : kind == TP_LIN_BF16 ? (k + 31) & ~31 : (k + 63) & ~63;
     P->bias = alloc64(npad * sizeof(float));
     if (!P->bias) goto oom;
     if (l->b) memcpy(P->bias, l->b, (size_t)n * sizeof(float));
@@ -112,7 +113,8 @@ tp_status tp_linear_prepare(tp_linear *l, tp_lin_kind kind, tp_error *err) {
         for (int j = 0; j < n; j++) {
             const float *wr = l->w + (size_t)j * k;
             float *dst = P->wf + (size_t)(j / TP_NR) * k * TP_NR + j % TP_NR;
-            for (int p = 0; p < k; p++) dst[(size_t)p * TP_NR] = wr[p];
+            for (int p = 0; p < k; p++)
+                dst[(size_t)p * TP_NR] = wr[p];
         }
     } else if (kind == TP_LIN_BF16) {
         P->wb = alloc64(npad * (size_t)P->kp * sizeof(uint16_t));
@@ -131,7 +133,8 @@ tp_status tp_linear_prepare(tp_linear *l, tp_lin_kind kind, tp_error *err) {
         for (int j = 0; j < n; j++) {
             const float *wr = l->w + (size_t)j * k;
             float amax = 0;
-            for (int p = 0; p < k; p++) amax = fabsf(wr[p]) > amax ? fabsf(wr[p]) : amax;
+            for (int p = 0; p < k; p++)
+                amax = fabsf(wr[p]) > amax ? fabsf(wr[p]) : amax;
             float scale = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / scale;
             int8_t *dst = P->wq + (size_t)(j / TP_NR) * P->kp * TP_NR + (size_t)(j % TP_NR) * 4;
             int32_t sum = 0;
@@ -158,16 +161,21 @@ void tp_linear_release(tp_linear *l) {
     l->packed = NULL;
 }
 
-/* ---- activations ------------------------------------------------------------------------------ */
+/* ---- activations ------------------------------------------------------------------------------
+ */
 
 float tp_ref_act(float v, tp_epi_act act) {
     switch (act) {
-    case TP_EPI_GELU_ERF: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    case TP_EPI_GELU_ERF:
+        return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
     case TP_EPI_GELU_TANH:
         return 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-    case TP_EPI_RELU: return v > 0 ? v : 0;
-    case TP_EPI_SILU: return v / (1.0f + expf(-v));
-    default: return v;
+    case TP_EPI_RELU:
+        return v > 0 ? v : 0;
+    case TP_EPI_SILU:
+        return v / (1.0f + expf(-v));
+    default:
+        return v;
     }
 }
 
@@ -177,7 +185,8 @@ void tp_epi_act_inplace(float *x, size_t n, tp_epi_act act) {
         tp_avx512_act(x, n, act);
         return;
     }
-    for (size_t i = 0; i < n; i++) x[i] = tp_ref_act(x[i], act);
+    for (size_t i = 0; i < n; i++)
+        x[i] = tp_ref_act(x[i], act);
 }
 
 void tp_ref_linear(const float *w, const float *b, int n, int k, const float *x, int m, float *y,
@@ -185,16 +194,18 @@ void tp_ref_linear(const float *w, const float *b, int n, int k, const float *x,
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             double s = b ? b[j] : 0;
-            for (int p = 0; p < k; p++) s += (double)x[(size_t)i * k + p] * w[(size_t)j * k + p];
+            for (int p = 0; p < k; p++)
+                s += (double)x[(size_t)i * k + p] * w[(size_t)j * k + p];
             float v = tp_ref_act((float)s, act);
             if (res) v += res[(size_t)i * n + j];
             y[(size_t)i * n + j] = v;
         }
 }
 
-/* ---- forward ---------------------------------------------------------------------------------- */
+/* ---- forward ----------------------------------------------------------------------------------
+ */
 
-enum { PATH_GENERIC, PATH_AVX512 };
+enum { PATH_GENERIC, PATH_AVX512, PATH_AMX };
 
 typedef struct {
     const tp_packed *P;
@@ -202,7 +213,9 @@ typedef struct {
     int m;
     float *y;
     tp_epi e;
-    int group; /* panels per task */
+    int group;    /* panels per task */
+    int n_groups; /* panel groups */
+    int mb;       /* rows per task (AVX-512 / AMX paths) */
     int path;
     /* converted A */
     uint16_t *xb; /* bf16 [m][kp] (avx512) */
@@ -221,15 +234,18 @@ static void convert_task(void *vctx, int task, int thread) {
     int r0 = task * 16, r1 = r0 + 16 < c->m ? r0 + 16 : c->m;
     for (int i = r0; i < r1; i++) {
         const float *xr = c->x + (size_t)i * P->k;
-        if (c->path == PATH_AVX512) {
-            if (P->kind == TP_LIN_BF16) tp_avx512_to_bf16(xr, P->k, P->kp, c->xb + (size_t)i * P->kp);
-            else c->xs[i] = tp_avx512_quant_row(xr, P->k, P->kp, c->xq + (size_t)i * P->kp);
+        if (c->path != PATH_GENERIC) {
+            if (P->kind == TP_LIN_BF16)
+                tp_avx512_to_bf16(xr, P->k, P->kp, c->xb + (size_t)i * P->kp);
+            else
+                c->xs[i] = tp_avx512_quant_row(xr, P->k, P->kp, c->xq + (size_t)i * P->kp);
         } else if (P->kind == TP_LIN_BF16) {
             for (int p = 0; p < P->k; p++)
                 c->xf[(size_t)i * P->k + p] = bf16_to_f32(f32_to_bf16(xr[p]));
         } else {
             float amax = 0;
-            for (int p = 0; p < P->k; p++) amax = fabsf(xr[p]) > amax ? fabsf(xr[p]) : amax;
+            for (int p = 0; p < P->k; p++)
+                amax = fabsf(xr[p]) > amax ? fabsf(xr[p]) : amax;
             float scale = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / scale;
             for (int p = 0; p < P->k; p++) {
                 float q = nearbyintf(xr[p] * inv);
@@ -251,7 +267,8 @@ static void generic_panel(lin_ctx *c, int p, float *panel, float *out) {
         const uint16_t *src = P->wb + (size_t)p * P->kp * TP_NR;
         for (int q = 0; q < k; q++)
             for (int j = 0; j < TP_NR; j++)
-                panel[(size_t)q * TP_NR + j] = bf16_to_f32(src[(size_t)(q / 2) * 2 * TP_NR + j * 2 + (q & 1)]);
+                panel[(size_t)q * TP_NR + j] =
+                    bf16_to_f32(src[(size_t)(q / 2) * 2 * TP_NR + j * 2 + (q & 1)]);
     } else {
         const int8_t *src = P->wq + (size_t)p * P->kp * TP_NR;
         for (int q = 0; q < k; q++)
@@ -277,19 +294,33 @@ static void generic_panel(lin_ctx *c, int p, float *panel, float *out) {
 static void gemm_task(void *vctx, int task, int thread) {
     lin_ctx *c = vctx;
     const tp_packed *P = c->P;
-    int p0 = task * c->group, p1 = p0 + c->group < P->np ? p0 + c->group : P->np;
+    int gi = task % c->n_groups, mi = task / c->n_groups;
+    int p0 = gi * c->group, p1 = p0 + c->group < P->np ? p0 + c->group : P->np;
+    int m0 = mi * c->mb, m1 = m0 + c->mb < c->m ? m0 + c->mb : c->m;
+    if (c->path == PATH_AMX) {
+        tp_epi e = c->e;
+        if (e.res) e.res += (size_t)m0 * e.ldres;
+        float *y = c->y + (size_t)m0 * P->n;
+        if (P->kind == TP_LIN_BF16)
+            tp_amx_tile_bf16(P, c->xb + (size_t)m0 * P->kp, m1 - m0, p0, p1, y, P->n, &e);
+        else
+            tp_amx_tile_int8(P, c->xq + (size_t)m0 * P->kp, c->xs + m0, m1 - m0, p0, p1, y, P->n,
+                             &e);
+        return;
+    }
     if (c->path == PATH_AVX512) {
         if (P->kind == TP_LIN_F32)
-            tp_avx512_tile_f32(P, c->x, P->k, 0, c->m, p0, p1, c->y, P->n, &c->e);
+            tp_avx512_tile_f32(P, c->x, P->k, m0, m1, p0, p1, c->y, P->n, &c->e);
         else if (P->kind == TP_LIN_BF16)
-            tp_avx512_tile_bf16(P, c->xb, 0, c->m, p0, p1, c->y, P->n, &c->e);
+            tp_avx512_tile_bf16(P, c->xb, m0, m1, p0, p1, c->y, P->n, &c->e);
         else
-            tp_avx512_tile_int8(P, c->xq, c->xs, 0, c->m, p0, p1, c->y, P->n, &c->e);
+            tp_avx512_tile_int8(P, c->xq, c->xs, m0, m1, p0, p1, c->y, P->n, &c->e);
         return;
     }
     float *panel = c->slices + (size_t)thread * c->slice_floats;
     float *out = panel + (size_t)P->k * TP_NR;
-    for (int p = p0; p < p1; p++) generic_panel(c, p, panel, out);
+    for (int p = p0; p < p1; p++)
+        generic_panel(c, p, panel, out);
 }
 
 static void blas_single(void) {
@@ -311,12 +342,14 @@ void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, 
     if (P->kind == TP_LIN_BF16) avx512 = tp_cpu_has_bf16();
     if (P->kind == TP_LIN_INT8) avx512 = tp_cpu_has_vnni();
     c.path = avx512 ? PATH_AVX512 : PATH_GENERIC;
+    if (P->kind != TP_LIN_F32 && tp_cpu_has_amx()) c.path = PATH_AMX;
+    int m_alloc = c.path == PATH_AMX ? (m + 31) & ~31 : m; /* AMX reads whole 16-row tiles */
     int nt = tp_pool_size(pool);
     /* scratch: converted A, then per-thread slices (generic) */
     size_t a_bytes = 0;
     if (P->kind != TP_LIN_F32) {
-        if (c.path == PATH_AVX512)
-            a_bytes = (size_t)m * P->kp * (P->kind == TP_LIN_BF16 ? 2 : 1);
+        if (c.path != PATH_GENERIC)
+            a_bytes = (size_t)m_alloc * P->kp * (P->kind == TP_LIN_BF16 ? 2 : 1);
         else
             a_bytes = (size_t)m * P->k * sizeof(float);
         a_bytes = (a_bytes + 63) & ~(size_t)63;
@@ -333,23 +366,29 @@ void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, 
     if (P->kind != TP_LIN_F32) {
         size_t xs_off = a_bytes - (((size_t)m * sizeof(float) + 63) & ~(size_t)63);
         c.xs = (float *)(void *)(s + xs_off);
-        if (c.path == PATH_AVX512) {
+        if (c.path != PATH_GENERIC) {
             c.xb = (uint16_t *)(void *)s;
             c.xq = s;
+            size_t row = (size_t)P->kp * (P->kind == TP_LIN_BF16 ? 2 : 1);
+            memset(s + (size_t)m * row, 0, (size_t)(m_alloc - m) * row); /* padding rows */
         } else {
             c.xf = (float *)(void *)s;
         }
         tp_pool_run((long)m * P->k > 32768 ? pool : NULL, convert_task, &c, (m + 15) / 16);
     }
     c.slices = (float *)(void *)(s + a_bytes);
-    /* Tasks are groups of panels over all rows: the weights stream from memory once, the A rows
-     * stay in L2/L3. About 4 tasks per thread balance the cores; tiny layers run on one. */
+    /* Tasks are groups of panels over blocks of rows (row-block major): the weights stream from
+     * memory once per row block, the A rows of a block stay in L2/L3. Batches up to ~768 tokens
+     * are one block. About 4 tasks per thread balance the cores; tiny layers run on one.
+     * (The generic path hands whole columns to OpenBLAS: one row block.) */
+    c.mb = c.path == PATH_GENERIC || m <= 768 ? m : 384;
+    int n_mb = (m + c.mb - 1) / c.mb;
     int tasks = nt * 4;
     if ((long)m * P->n * P->k < 64L * 64 * 64) tasks = 1;
     if (tasks > P->np) tasks = P->np;
     c.group = (P->np + tasks - 1) / tasks;
-    tasks = (P->np + c.group - 1) / c.group;
-    tp_pool_run(pool, gemm_task, &c, tasks);
+    c.n_groups = (P->np + c.group - 1) / c.group;
+    tp_pool_run(pool, gemm_task, &c, c.n_groups * n_mb);
 }
 
 void tp_linear_fwd(tp_pool *pool, const tp_linear *l, const float *x, int m, float *y) {

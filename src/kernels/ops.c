@@ -2,6 +2,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/cpu.h"
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
 
 typedef struct {
@@ -14,8 +16,10 @@ typedef struct {
 static void ln_row(float *x, const float *r, const float *g, const float *b, int n, float eps) {
     double sum = 0;
     if (r)
-        for (int j = 0; j < n; j++) x[j] += r[j];
-    for (int j = 0; j < n; j++) sum += x[j];
+        for (int j = 0; j < n; j++)
+            x[j] += r[j];
+    for (int j = 0; j < n; j++)
+        sum += x[j];
     float mean = (float)(sum / n);
     double var = 0;
     for (int j = 0; j < n; j++) {
@@ -35,6 +39,12 @@ static void ln_task(void *vctx, int task, int thread) {
     (void)thread;
     ln_ctx *c = vctx;
     int r0 = task * LN_ROWS, r1 = r0 + LN_ROWS < c->m ? r0 + LN_ROWS : c->m;
+    if (tp_cpu_level_get() >= TP_CPU_AVX512) {
+        for (int i = r0; i < r1; i++)
+            tp_avx512_ln_row(c->x + (size_t)i * c->n, c->r ? c->r + (size_t)i * c->n : NULL, c->g,
+                             c->b, c->n, c->eps);
+        return;
+    }
     for (int i = r0; i < r1; i++)
         ln_row(c->x + (size_t)i * c->n, c->r ? c->r + (size_t)i * c->n : NULL, c->g, c->b, c->n,
                c->eps);
@@ -57,33 +67,35 @@ void tp_rmsnorm(float *y, const float *x, const float *g, int m, int n, float ep
         const float *xr = x + (size_t)i * n;
         float *yr = y + (size_t)i * n;
         double ss = 0;
-        for (int j = 0; j < n; j++) ss += (double)xr[j] * xr[j];
+        for (int j = 0; j < n; j++)
+            ss += (double)xr[j] * xr[j];
         float inv = 1.0f / sqrtf((float)(ss / n) + eps);
-        for (int j = 0; j < n; j++) yr[j] = xr[j] * inv * g[j];
+        for (int j = 0; j < n; j++)
+            yr[j] = xr[j] * inv * g[j];
     }
 }
 
+/* The activations dispatch through tp_epi_act_inplace (AVX-512 polynomial versions when the CPU
+ * has them, libm otherwise). */
 void tp_gelu_erf(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+    tp_epi_act_inplace(x, n, TP_EPI_GELU_ERF);
 }
 
 void tp_gelu_tanh(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        x[i] = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-    }
+    tp_epi_act_inplace(x, n, TP_EPI_GELU_TANH);
 }
 
 void tp_relu(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
+    tp_epi_act_inplace(x, n, TP_EPI_RELU);
 }
 
 void tp_silu(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
+    tp_epi_act_inplace(x, n, TP_EPI_SILU);
 }
 
 void tp_tanh_inplace(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
+    for (size_t i = 0; i < n; i++)
+        x[i] = tanhf(x[i]);
 }
 
 void tp_glu(const float *in, float *out, int m, int f, int act) {
@@ -92,9 +104,12 @@ void tp_glu(const float *in, float *out, int m, int f, int act) {
         float *o = out + (size_t)i * f;
         for (int j = 0; j < f; j++) {
             float v = g[j], a;
-            if (act == 0) a = v / (1.0f + expf(-v));
-            else if (act == 1) a = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-            else a = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+            if (act == 0)
+                a = v / (1.0f + expf(-v));
+            else if (act == 1)
+                a = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+            else
+                a = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
             o[j] = a * u[j];
         }
     }
@@ -102,14 +117,16 @@ void tp_glu(const float *in, float *out, int m, int f, int act) {
 
 void tp_softmax_row(float *x, int n) {
     float mx = -INFINITY;
-    for (int j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+    for (int j = 0; j < n; j++)
+        mx = x[j] > mx ? x[j] : mx;
     double s = 0;
     for (int j = 0; j < n; j++) {
         x[j] = expf(x[j] - mx);
         s += x[j];
     }
     float inv = (float)(1.0 / s);
-    for (int j = 0; j < n; j++) x[j] *= inv;
+    for (int j = 0; j < n; j++)
+        x[j] *= inv;
 }
 
 void tp_rope(float *x, int m, int n_heads, int head_dim, int rot_dim, const int32_t *pos,

@@ -152,10 +152,11 @@ static int num_labels_of(const tp_modeldir *md) {
 /* Tensor names of a family, after the weight prefix. Layer names are formats taking the layer
  * index; linears and norms get ".weight" / ".bias" appended. */
 typedef struct {
-    const char *type;   /* token-type embeddings, NULL when the family has none */
+    const char *type; /* token-type embeddings, NULL when the family has none */
     const char *q, *k, *v, *attn_out, *ln1, *inter, *out, *ln2;
 } bert_names;
 
+/* clang-format off */
 static const bert_names bert_tensor_names = {
     "embeddings.token_type_embeddings.weight",
     "encoder.layer.%d.attention.self.query",
@@ -179,6 +180,7 @@ static const bert_names distil_tensor_names = {
     "transformer.layer.%d.ffn.lin2",
     "transformer.layer.%d.output_layer_norm",
 };
+/* clang-format on */
 
 /* name of layer l: fmt formatted with l */
 static const char *lname(char *buf, size_t n, const char *fmt, int l) {
@@ -225,27 +227,34 @@ tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load
     const char *act = tp_cfg_str(md, m->distil ? "activation" : "hidden_act", "gelu");
     tp_status s = TP_OK;
     char nb[512];
-    if (!strcmp(act, "gelu")) m->act = 0;
-    else if (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh")) m->act = 1;
-    else if (!strcmp(act, "relu")) m->act = 2;
+    if (!strcmp(act, "gelu"))
+        m->act = 0;
+    else if (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh"))
+        m->act = 1;
+    else if (!strcmp(act, "relu"))
+        m->act = 2;
     else {
-        s = tp_fail(err, TP_UNSUPPORTED, "%s/config.json: unsupported hidden_act '%s'", md->dir, act);
+        s = tp_fail(err, TP_UNSUPPORTED, "%s/config.json: unsupported hidden_act '%s'", md->dir,
+                    act);
         goto fail;
     }
     if (h <= 0 || B->n_layers <= 0 || B->n_heads <= 0 || h % B->n_heads || B->vocab_size <= 0 ||
         m->inter_size <= 0 || m->type_vocab <= 0 || B->max_positions <= 0 || h > 65536 ||
         B->n_layers > 1024 || m->inter_size > 1 << 20 || max_pos > 1 << 20) {
-        s = tp_fail(err, TP_FORMAT,
-                    "%s/config.json: bad dimensions (hidden_size %d, layers %d, heads %d, vocab %d, "
-                    "intermediate %d)",
-                    md->dir, h, B->n_layers, B->n_heads, B->vocab_size, m->inter_size);
+        s = tp_fail(
+            err, TP_FORMAT,
+            "%s/config.json: bad dimensions (hidden_size %d, layers %d, heads %d, vocab %d, "
+            "intermediate %d)",
+            md->dir, h, B->n_layers, B->n_heads, B->vocab_size, m->inter_size);
         goto fail;
     }
     static const char *const prefixes[] = {"bert.", "roberta.", "distilbert.", "model.", NULL};
     const char *pfx = tp_weights_detect_prefix(w, prefixes, "embeddings.word_embeddings.weight");
     if (!pfx) {
-        s = tp_fail(err, TP_FORMAT, "%s: no embeddings.word_embeddings.weight tensor (with or "
-                    "without a bert./roberta./distilbert. prefix)", md->dir);
+        s = tp_fail(err, TP_FORMAT,
+                    "%s: no embeddings.word_embeddings.weight tensor (with or "
+                    "without a bert./roberta./distilbert. prefix)",
+                    md->dir);
         goto fail;
     }
     tp_weights_set_prefix(w, pfx);
@@ -257,9 +266,12 @@ tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load
         }
         m->pos = m->sin_pos;
     }
-    if ((s = tp_model_tensor(w, &m->word, err, 2, B->vocab_size, h, "embeddings.word_embeddings.weight")) ||
-        (!m->pos && (s = tp_model_tensor(w, &m->pos, err, 2, max_pos, h, "embeddings.position_embeddings.weight"))) ||
-        (nm->type && (s = tp_model_tensor(w, &m->type, err, 2, m->type_vocab, h, "%s", nm->type))) ||
+    if ((s = tp_model_tensor(w, &m->word, err, 2, B->vocab_size, h,
+                             "embeddings.word_embeddings.weight")) ||
+        (!m->pos && (s = tp_model_tensor(w, &m->pos, err, 2, max_pos, h,
+                                         "embeddings.position_embeddings.weight"))) ||
+        (nm->type &&
+         (s = tp_model_tensor(w, &m->type, err, 2, m->type_vocab, h, "%s", nm->type))) ||
         (s = tp_model_tensor(w, &m->emb_g, err, 1, h, 0, "embeddings.LayerNorm.weight")) ||
         (s = tp_model_tensor(w, &m->emb_b, err, 1, h, 0, "embeddings.LayerNorm.bias")))
         goto fail;
@@ -271,11 +283,16 @@ tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load
     for (int l = 0; l < B->n_layers; l++) {
         bert_layer *L = &m->layers[l];
         const float *qw, *kw, *vw, *qb, *kb, *vb;
-        if ((s = tp_model_tensor(w, &qw, err, 2, h, h, "%s.weight", lname(nb, sizeof nb, nm->q, l))) ||
-            (s = tp_model_tensor(w, &kw, err, 2, h, h, "%s.weight", lname(nb, sizeof nb, nm->k, l))) ||
-            (s = tp_model_tensor(w, &vw, err, 2, h, h, "%s.weight", lname(nb, sizeof nb, nm->v, l))) ||
-            (s = tp_model_tensor(w, &qb, err, 1, h, 0, "%s.bias", lname(nb, sizeof nb, nm->q, l))) ||
-            (s = tp_model_tensor(w, &kb, err, 1, h, 0, "%s.bias", lname(nb, sizeof nb, nm->k, l))) ||
+        if ((s = tp_model_tensor(w, &qw, err, 2, h, h, "%s.weight",
+                                 lname(nb, sizeof nb, nm->q, l))) ||
+            (s = tp_model_tensor(w, &kw, err, 2, h, h, "%s.weight",
+                                 lname(nb, sizeof nb, nm->k, l))) ||
+            (s = tp_model_tensor(w, &vw, err, 2, h, h, "%s.weight",
+                                 lname(nb, sizeof nb, nm->v, l))) ||
+            (s = tp_model_tensor(w, &qb, err, 1, h, 0, "%s.bias",
+                                 lname(nb, sizeof nb, nm->q, l))) ||
+            (s = tp_model_tensor(w, &kb, err, 1, h, 0, "%s.bias",
+                                 lname(nb, sizeof nb, nm->k, l))) ||
             (s = tp_model_tensor(w, &vb, err, 1, h, 0, "%s.bias", lname(nb, sizeof nb, nm->v, l))))
             goto fail;
         size_t hh = (size_t)h * h;
@@ -293,13 +310,20 @@ tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load
         memcpy(L->qkv_b + 2 * h, vb, (size_t)h * 4);
         L->qkv = (tp_linear){.w = L->qkv_w, .b = L->qkv_b, .n = 3 * h, .k = h};
         if ((s = tp_linear_prepare(&L->qkv, o->lin_kind, err)) ||
-            (s = tp_model_linear(w, &L->attn_out, h, h, 1, o, err, "%s", lname(nb, sizeof nb, nm->attn_out, l))) ||
-            (s = tp_model_linear(w, &L->inter, m->inter_size, h, 1, o, err, "%s", lname(nb, sizeof nb, nm->inter, l))) ||
-            (s = tp_model_linear(w, &L->out, h, m->inter_size, 1, o, err, "%s", lname(nb, sizeof nb, nm->out, l))) ||
-            (s = tp_model_tensor(w, &L->ln1_g, err, 1, h, 0, "%s.weight", lname(nb, sizeof nb, nm->ln1, l))) ||
-            (s = tp_model_tensor(w, &L->ln1_b, err, 1, h, 0, "%s.bias", lname(nb, sizeof nb, nm->ln1, l))) ||
-            (s = tp_model_tensor(w, &L->ln2_g, err, 1, h, 0, "%s.weight", lname(nb, sizeof nb, nm->ln2, l))) ||
-            (s = tp_model_tensor(w, &L->ln2_b, err, 1, h, 0, "%s.bias", lname(nb, sizeof nb, nm->ln2, l))))
+            (s = tp_model_linear(w, &L->attn_out, h, h, 1, o, err, "%s",
+                                 lname(nb, sizeof nb, nm->attn_out, l))) ||
+            (s = tp_model_linear(w, &L->inter, m->inter_size, h, 1, o, err, "%s",
+                                 lname(nb, sizeof nb, nm->inter, l))) ||
+            (s = tp_model_linear(w, &L->out, h, m->inter_size, 1, o, err, "%s",
+                                 lname(nb, sizeof nb, nm->out, l))) ||
+            (s = tp_model_tensor(w, &L->ln1_g, err, 1, h, 0, "%s.weight",
+                                 lname(nb, sizeof nb, nm->ln1, l))) ||
+            (s = tp_model_tensor(w, &L->ln1_b, err, 1, h, 0, "%s.bias",
+                                 lname(nb, sizeof nb, nm->ln1, l))) ||
+            (s = tp_model_tensor(w, &L->ln2_g, err, 1, h, 0, "%s.weight",
+                                 lname(nb, sizeof nb, nm->ln2, l))) ||
+            (s = tp_model_tensor(w, &L->ln2_b, err, 1, h, 0, "%s.bias",
+                                 lname(nb, sizeof nb, nm->ln2, l))))
             goto fail;
     }
     if (strstr(md->architecture, "ForSequenceClassification")) {
@@ -313,7 +337,8 @@ tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load
         } else if (m->roberta) {
             m->head_kind = 2;
             if ((s = tp_model_linear(w, &m->pooler, h, h, 1, o, err, "classifier.dense")) ||
-                (s = tp_model_linear(w, &m->classifier, B->num_labels, h, 1, o, err, "classifier.out_proj")))
+                (s = tp_model_linear(w, &m->classifier, B->num_labels, h, 1, o, err,
+                                     "classifier.out_proj")))
                 goto fail;
         } else {
             m->head_kind = 1;

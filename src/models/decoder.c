@@ -226,8 +226,30 @@ static int num_labels_of(const tp_modeldir *md, int def) {
     return n > 0 ? n : def;
 }
 
-/* classifier_from_token: rows of the output embedding picked by token string (looked up in the
- * model's tokenizer vocabulary, as vLLM's convert_tokens_to_ids). */
+/* Row `row` of the [rows][h] tensor t as float32, read from the mapping: an untied lm_head
+ * (vocab x hidden, GBs for large vocabularies) is not converted whole for a few rows. Returns 0
+ * for dtypes it does not read (F16): the caller converts the tensor instead. */
+static int tensor_row(const tp_tensor *t, int64_t row, int h, float *out) {
+    size_t off = (size_t)row * (size_t)h;
+    if (t->f32) {
+        memcpy(out, t->f32 + off, (size_t)h * sizeof *out);
+    } else if (t->dtype == TP_DT_F32) {
+        memcpy(out, (const unsigned char *)t->raw + off * 4, (size_t)h * sizeof *out);
+    } else if (t->dtype == TP_DT_BF16) {
+        const unsigned char *p = (const unsigned char *)t->raw + off * 2;
+        for (int j = 0; j < h; j++) {
+            uint32_t bits = (uint32_t)(p[2 * j] | p[2 * j + 1] << 8) << 16;
+            memcpy(out + j, &bits, sizeof bits);
+        }
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* classifier_from_token: rows of the output embedding (lm_head, or embed_tokens when tied) picked
+ * by token string, looked up in the model's tokenizer vocabulary as vLLM's convert_tokens_to_ids
+ * does. */
 static tp_status load_token_head(dec_model *m, const tp_modeldir *md, tp_weights *w, json_t *tokens,
                                  const tp_model_load_opts *o, tp_error *err) {
     tp_model *B = &m->base;
@@ -244,48 +266,52 @@ static tp_status load_token_head(dec_model *m, const tp_modeldir *md, tp_weights
     if (nt == 0 || nt > 64 || (two_way && nt != 2))
         return tp_fail(err, TP_INVALID, "%s: classifier_from_token must list %s token strings",
                        md->dir, two_way ? "two (false, true)" : "1 to 64");
-    const float *lm;
-    int has_lm = tp_weights_find(w, "lm_head.weight") != NULL;
-    if (!has_lm && !tp_cfg_bool(md, "tie_word_embeddings", 1))
+    const tp_tensor *lm = tp_weights_find(w, "lm_head.weight");
+    if (!lm && !tp_cfg_bool(md, "tie_word_embeddings", 1))
         return tp_fail(err, TP_FORMAT,
-                       "%s: classifier_from_token needs lm_head.weight (the "
-                       "embeddings are not tied)",
+                       "%s: classifier_from_token needs lm_head.weight (the embeddings are not "
+                       "tied)",
                        md->dir);
-    tp_status s = has_lm ? tp_model_tensor(w, &lm, err, 2, B->vocab_size, h, "lm_head.weight")
-                         : tp_model_tensor(w, &lm, err, 2, B->vocab_size, h, "embed_tokens.weight");
-    if (s != TP_OK) return s;
+    if (lm && (lm->ndim != 2 || lm->shape[0] != B->vocab_size || lm->shape[1] != h))
+        return tp_fail(err, TP_FORMAT, "%s: lm_head.weight is not [%d, %d]", md->dir, B->vocab_size,
+                       h);
     tp_tokenizer *tok = NULL;
-    if ((s = tp_tokenizer_load(md->tokenizer_path,
-                               md->tokenizer_config_path[0] ? md->tokenizer_config_path : NULL,
-                               &tok, err)) != TP_OK)
-        return s;
+    tp_status s = tp_tokenizer_load(md->tokenizer_path,
+                                    md->tokenizer_config_path[0] ? md->tokenizer_config_path : NULL,
+                                    &tok, err);
+    if (s != TP_OK) return s;
     int ids[64];
     for (size_t i = 0; i < nt; i++) {
         const char *t = json_string_value(json_array_get(tokens, i));
         ids[i] = t ? tp_tokenizer_token_to_id(tok, t) : -1;
         if (ids[i] < 0 || ids[i] >= B->vocab_size) {
             s = tp_fail(err, TP_INVALID,
-                        "%s: classifier_from_token: '%s' is not a token of the "
-                        "vocabulary",
-                        md->dir, t ? t : "(not a string)");
+                        "%s: classifier_from_token: '%s' is not a token of the vocabulary", md->dir,
+                        t ? t : "(not a string)");
             break;
         }
     }
     tp_tokenizer_free(tok);
     if (s != TP_OK) return s;
-    int rows = two_way ? 1 : (int)nt;
-    m->score_w = malloc((size_t)rows * h * sizeof *m->score_w);
-    if (!m->score_w) return tp_fail(err, TP_NOMEM, "out of memory");
-    if (two_way) {
-        const float *no = lm + (size_t)ids[0] * h, *yes = lm + (size_t)ids[1] * h;
-        for (int j = 0; j < h; j++)
-            m->score_w[j] = yes[j] - no[j];
-    } else {
-        for (int i = 0; i < rows; i++)
-            memcpy(m->score_w + (size_t)i * h, lm + (size_t)ids[i] * h, (size_t)h * 4);
+    float *rows = malloc(nt * (size_t)h * sizeof *rows);
+    if (!rows) return tp_fail(err, TP_NOMEM, "out of memory");
+    const float *whole = lm ? NULL : m->embed; /* tied: the embeddings are f32 already */
+    for (size_t i = 0; i < nt && s == TP_OK; i++) {
+        float *dst = rows + i * (size_t)h;
+        if (!whole && tensor_row(lm, ids[i], h, dst)) continue;
+        if (!whole) s = tp_model_tensor(w, &whole, err, 2, B->vocab_size, h, "lm_head.weight");
+        if (s == TP_OK) memcpy(dst, whole + (size_t)ids[i] * h, (size_t)h * sizeof *dst);
     }
-    m->score0 = (tp_linear){.w = m->score_w, .n = rows, .k = h};
-    B->num_labels = rows;
+    if (s != TP_OK) {
+        free(rows);
+        return s;
+    }
+    if (two_way) /* sigmoid(h . (w_true - w_false)) = softmax([logit_false, logit_true])[1] */
+        for (int j = 0; j < h; j++)
+            rows[j] = rows[h + j] - rows[j];
+    m->score_w = rows;
+    m->score0 = (tp_linear){.w = rows, .n = two_way ? 1 : (int)nt, .k = h};
+    B->num_labels = m->score0.n;
     B->head_input = TP_HEAD_LAST;
     m->head_kind = HEAD_LINEAR;
     return tp_linear_prepare(&m->score0, o->lin_kind, err);

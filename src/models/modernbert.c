@@ -28,9 +28,9 @@ typedef struct {
     tp_model base;
     int inter_size;
     float eps;
-    int window;          /* local_attention: total window, keys within window/2 either side */
+    int window; /* local_attention: total window, keys within window/2 either side */
     float theta_global, theta_local;
-    int glu_act;         /* tp_glu act: 0 silu, 1 gelu_erf, 2 gelu_tanh */
+    int glu_act; /* tp_glu act: 0 silu, 1 gelu_erf, 2 gelu_tanh */
     const float *tok, *emb_g, *emb_b, *final_g, *final_b;
     mb_layer *layers;
     /* classification head */
@@ -98,23 +98,33 @@ static tp_status mb_forward(tp_model *mb, tp_pool *pool, const tp_batch *b, floa
         tp_rope(qkv, n, nh, hd, hd, pos, theta, 3 * h);
         tp_rope(qkv + h, n, nh, hd, hd, pos, theta, 3 * h);
         tp_attn_args a = {
-            .q = qkv, .k = qkv + h, .v = qkv + 2 * h,
-            .q_stride = 3 * h, .k_stride = 3 * h, .v_stride = 3 * h,
-            .out = ctx, .out_stride = h,
-            .off = b->off, .n_seq = b->n_seq,
-            .n_heads = nh, .n_kv_heads = nh, .head_dim = hd,
+            .q = qkv,
+            .k = qkv + h,
+            .v = qkv + 2 * h,
+            .q_stride = 3 * h,
+            .k_stride = 3 * h,
+            .v_stride = 3 * h,
+            .out = ctx,
+            .out_stride = h,
+            .off = b->off,
+            .n_seq = b->n_seq,
+            .n_heads = nh,
+            .n_kv_heads = nh,
+            .head_dim = hd,
             .scale = 1.0f / sqrtf((float)hd),
             .window = L->local ? m->window : 0,
         };
         tp_attention(pool, &a, att);
         tp_linear_fwd(pool, &L->wo, ctx, n, tmp);
-        for (size_t i = 0; i < (size_t)n * h; i++) x[i] += tmp[i];
+        for (size_t i = 0; i < (size_t)n * h; i++)
+            x[i] += tmp[i];
         memcpy(nx, x, (size_t)n * h * sizeof *nx);
         tp_layernorm(pool, nx, L->mlp_g, L->mlp_b, n, h, m->eps);
         tp_linear_fwd(pool, &L->wi, nx, n, wi);
         tp_glu(wi, g, n, f, m->glu_act);
         tp_linear_fwd(pool, &L->wo_mlp, g, n, tmp);
-        for (size_t i = 0; i < (size_t)n * h; i++) x[i] += tmp[i];
+        for (size_t i = 0; i < (size_t)n * h; i++)
+            x[i] += tmp[i];
     }
     tp_layernorm(pool, x, m->final_g, m->final_b, n, h, m->eps);
     return TP_OK;
@@ -122,12 +132,23 @@ static tp_status mb_forward(tp_model *mb, tp_pool *pool, const tp_batch *b, floa
 
 static void act_inplace(tp_act a, float *x, size_t n) {
     switch (a) {
-    case TP_ACT_GELU: tp_gelu_erf(x, n); break;
-    case TP_ACT_GELU_TANH: tp_gelu_tanh(x, n); break;
-    case TP_ACT_RELU: tp_relu(x, n); break;
-    case TP_ACT_SILU: tp_silu(x, n); break;
-    case TP_ACT_TANH: tp_tanh_inplace(x, n); break;
-    default: break; /* identity; the loader rejects the rest */
+    case TP_ACT_GELU:
+        tp_gelu_erf(x, n);
+        break;
+    case TP_ACT_GELU_TANH:
+        tp_gelu_tanh(x, n);
+        break;
+    case TP_ACT_RELU:
+        tp_relu(x, n);
+        break;
+    case TP_ACT_SILU:
+        tp_silu(x, n);
+        break;
+    case TP_ACT_TANH:
+        tp_tanh_inplace(x, n);
+        break;
+    default:
+        break; /* identity; the loader rejects the rest */
     }
 }
 
@@ -180,7 +201,8 @@ static tp_status rope_thetas(const tp_modeldir *md, float *global, float *local,
         if (tg < 0 || tl < 0)
             return tp_fail(err, TP_UNSUPPORTED,
                            "%s/config.json: rope_parameters: only rope_type 'default' is "
-                           "supported for ModernBERT", md->dir);
+                           "supported for ModernBERT",
+                           md->dir);
         if (tg > 0) g = tg;
         if (tl > 0) lo = tl;
     }
@@ -197,28 +219,34 @@ static tp_status rope_thetas(const tp_modeldir *md, float *global, float *local,
 
 /* Which layers use sliding-window attention: `layer_types` when present, else every layer but
  * each global_attn_every_n_layers-th (layer l is global when l % n == 0). */
-static tp_status layer_kinds(const tp_modeldir *md, mb_layer *layers, int n_layers,
-                             tp_error *err) {
+static tp_status layer_kinds(const tp_modeldir *md, mb_layer *layers, int n_layers, tp_error *err) {
     json_t *lt = json_object_get(md->config, "layer_types");
     if (json_is_array(lt)) {
         if ((int)json_array_size(lt) != n_layers)
-            return tp_fail(err, TP_FORMAT, "%s/config.json: layer_types has %zu entries for %d "
-                           "layers", md->dir, json_array_size(lt), n_layers);
+            return tp_fail(err, TP_FORMAT,
+                           "%s/config.json: layer_types has %zu entries for %d "
+                           "layers",
+                           md->dir, json_array_size(lt), n_layers);
         for (int l = 0; l < n_layers; l++) {
             const char *t = json_string_value(json_array_get(lt, (size_t)l));
-            if (t && !strcmp(t, "full_attention")) layers[l].local = 0;
-            else if (t && !strcmp(t, "sliding_attention")) layers[l].local = 1;
+            if (t && !strcmp(t, "full_attention"))
+                layers[l].local = 0;
+            else if (t && !strcmp(t, "sliding_attention"))
+                layers[l].local = 1;
             else
-                return tp_fail(err, TP_UNSUPPORTED, "%s/config.json: layer_types[%d]: expected "
-                               "full_attention or sliding_attention", md->dir, l);
+                return tp_fail(err, TP_UNSUPPORTED,
+                               "%s/config.json: layer_types[%d]: expected "
+                               "full_attention or sliding_attention",
+                               md->dir, l);
         }
         return TP_OK;
     }
     int every = tp_cfg_int(md, "global_attn_every_n_layers", 3);
     if (every <= 0)
-        return tp_fail(err, TP_FORMAT, "%s/config.json: bad global_attn_every_n_layers %d",
-                       md->dir, every);
-    for (int l = 0; l < n_layers; l++) layers[l].local = l % every != 0;
+        return tp_fail(err, TP_FORMAT, "%s/config.json: bad global_attn_every_n_layers %d", md->dir,
+                       every);
+    for (int l = 0; l < n_layers; l++)
+        layers[l].local = l % every != 0;
     return TP_OK;
 }
 
@@ -259,9 +287,12 @@ tp_status tp_modernbert_load(const tp_modeldir *md, tp_weights *w, const tp_mode
     tp_status s = TP_OK;
     char nb[256];
     const char *act = tp_cfg_str(md, "hidden_activation", "gelu");
-    if (!strcmp(act, "gelu")) m->glu_act = 1;
-    else if (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh")) m->glu_act = 2;
-    else if (!strcmp(act, "silu") || !strcmp(act, "swish")) m->glu_act = 0;
+    if (!strcmp(act, "gelu"))
+        m->glu_act = 1;
+    else if (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh"))
+        m->glu_act = 2;
+    else if (!strcmp(act, "silu") || !strcmp(act, "swish"))
+        m->glu_act = 0;
     else {
         s = tp_fail(err, TP_UNSUPPORTED, "%s/config.json: unsupported hidden_activation '%s'",
                     md->dir, act);
@@ -270,22 +301,26 @@ tp_status tp_modernbert_load(const tp_modeldir *md, tp_weights *w, const tp_mode
     if (h <= 0 || B->n_layers <= 0 || B->n_heads <= 0 || h % B->n_heads || (h / B->n_heads) % 2 ||
         B->vocab_size <= 0 || f <= 0 || B->max_positions <= 0 || m->window <= 0 || h > 65536 ||
         B->n_layers > 1024 || f > 1 << 20) {
-        s = tp_fail(err, TP_FORMAT,
-                    "%s/config.json: bad dimensions (hidden_size %d, layers %d, heads %d, vocab %d, "
-                    "intermediate %d, local_attention %d)",
-                    md->dir, h, B->n_layers, B->n_heads, B->vocab_size, f, m->window);
+        s = tp_fail(
+            err, TP_FORMAT,
+            "%s/config.json: bad dimensions (hidden_size %d, layers %d, heads %d, vocab %d, "
+            "intermediate %d, local_attention %d)",
+            md->dir, h, B->n_layers, B->n_heads, B->vocab_size, f, m->window);
         goto fail;
     }
     if ((s = rope_thetas(md, &m->theta_global, &m->theta_local, err))) goto fail;
     static const char *const prefixes[] = {"model.", NULL};
     const char *pfx = tp_weights_detect_prefix(w, prefixes, "embeddings.tok_embeddings.weight");
     if (!pfx) {
-        s = tp_fail(err, TP_FORMAT, "%s: no embeddings.tok_embeddings.weight tensor (with or "
-                    "without a model. prefix)", md->dir);
+        s = tp_fail(err, TP_FORMAT,
+                    "%s: no embeddings.tok_embeddings.weight tensor (with or "
+                    "without a model. prefix)",
+                    md->dir);
         goto fail;
     }
     tp_weights_set_prefix(w, pfx);
-    if ((s = tp_model_tensor(w, &m->tok, err, 2, B->vocab_size, h, "embeddings.tok_embeddings.weight")) ||
+    if ((s = tp_model_tensor(w, &m->tok, err, 2, B->vocab_size, h,
+                             "embeddings.tok_embeddings.weight")) ||
         (s = norm_tensors(w, h, norm_bias, &m->emb_g, &m->emb_b, err, "embeddings.norm")) ||
         (s = norm_tensors(w, h, norm_bias, &m->final_g, &m->final_b, err, "final_norm")))
         goto fail;
@@ -303,7 +338,8 @@ tp_status tp_modernbert_load(const tp_modeldir *md, tp_weights *w, const tp_mode
         }
         snprintf(nb, sizeof nb, "layers.%d.mlp_norm", l);
         if ((s = norm_tensors(w, h, norm_bias, &L->mlp_g, &L->mlp_b, err, nb)) ||
-            (s = tp_model_linear(w, &L->wqkv, 3 * h, h, attn_bias, o, err, "layers.%d.attn.Wqkv", l)) ||
+            (s = tp_model_linear(w, &L->wqkv, 3 * h, h, attn_bias, o, err, "layers.%d.attn.Wqkv",
+                                 l)) ||
             (s = tp_model_linear(w, &L->wo, h, h, attn_bias, o, err, "layers.%d.attn.Wo", l)) ||
             (s = tp_model_linear(w, &L->wi, 2 * f, h, mlp_bias, o, err, "layers.%d.mlp.Wi", l)) ||
             (s = tp_model_linear(w, &L->wo_mlp, h, f, mlp_bias, o, err, "layers.%d.mlp.Wo", l)))
@@ -312,18 +348,24 @@ tp_status tp_modernbert_load(const tp_modeldir *md, tp_weights *w, const tp_mode
     if (strstr(md->architecture, "ForSequenceClassification")) {
         B->num_labels = num_labels_of(md);
         const char *pool = tp_cfg_str(md, "classifier_pooling", "cls");
-        if (!strcmp(pool, "cls")) B->head_input = TP_HEAD_CLS;
-        else if (!strcmp(pool, "mean")) B->head_input = TP_HEAD_MEAN;
+        if (!strcmp(pool, "cls"))
+            B->head_input = TP_HEAD_CLS;
+        else if (!strcmp(pool, "mean"))
+            B->head_input = TP_HEAD_MEAN;
         else {
-            s = tp_fail(err, TP_UNSUPPORTED, "%s/config.json: classifier_pooling '%s' (expected "
-                        "cls or mean)", md->dir, pool);
+            s = tp_fail(err, TP_UNSUPPORTED,
+                        "%s/config.json: classifier_pooling '%s' (expected "
+                        "cls or mean)",
+                        md->dir, pool);
             goto fail;
         }
         const char *ca = tp_cfg_str(md, "classifier_activation", "gelu");
         if (!tp_act_parse(ca, &m->head_act) || m->head_act == TP_ACT_SIGMOID ||
             m->head_act == TP_ACT_SOFTMAX) {
-            s = tp_fail(err, TP_UNSUPPORTED, "%s/config.json: unsupported classifier_activation "
-                        "'%s'", md->dir, ca);
+            s = tp_fail(err, TP_UNSUPPORTED,
+                        "%s/config.json: unsupported classifier_activation "
+                        "'%s'",
+                        md->dir, ca);
             goto fail;
         }
         if ((s = tp_model_linear(w, &m->head_dense, h, h, tp_cfg_bool(md, "classifier_bias", 0), o,

@@ -44,6 +44,14 @@ static const struct {
     {"ModernBertForSequenceClassification", NULL, tp_modernbert_load},
 };
 
+/* Length of the family part of an architecture name: before "For..." or a trailing "Model". */
+static size_t family_len(const char *arch) {
+    const char *cut = strstr(arch, "For");
+    size_t n = cut ? (size_t)(cut - arch) : strlen(arch);
+    if (!cut && n > 5 && !strcmp(arch + n - 5, "Model")) n -= 5;
+    return n;
+}
+
 tp_status tp_model_load(const tp_modeldir *md, tp_weights *w, const tp_model_load_opts *o,
                         tp_model **out, tp_error *err) {
     *out = NULL;
@@ -55,15 +63,23 @@ tp_status tp_model_load(const tp_modeldir *md, tp_weights *w, const tp_model_loa
         for (size_t i = 0; i < n; i++)
             if (registry[i].model_type && !strcmp(md->model_type, registry[i].model_type))
                 return registry[i].load(md, w, o, out, err);
-    char list[1024] = "";
+    /* Every architecture name would not fit tp_error's 256 bytes: list the families (the name
+     * before "For..." or a trailing "Model"), each once, and put the folder last. */
+    char list[512] = "";
     for (size_t i = 0; i < n; i++) {
+        const char *a = registry[i].arch;
+        size_t fl = family_len(a);
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = family_len(registry[j].arch) == fl && !strncmp(registry[j].arch, a, fl);
         size_t l = strlen(list);
-        snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", registry[i].arch);
+        if (!seen) snprintf(list + l, sizeof list - l, "%s%.*s", l ? ", " : "", (int)fl, a);
     }
     return tp_fail(err, TP_UNSUPPORTED,
-                   "%s/config.json: unsupported architecture '%s' (model_type '%s'); supported: %s",
-                   md->dir, md->architecture[0] ? md->architecture : "(none)", md->model_type,
-                   list);
+                   "unsupported architecture '%s' (model_type '%s'); supported: %s (as ...Model, "
+                   "...ForSequenceClassification, ...) in %s/config.json",
+                   md->architecture[0] ? md->architecture : "(none)", md->model_type, list,
+                   md->dir);
 }
 
 void tp_model_free(tp_model *m) {

@@ -8,8 +8,14 @@
 
 void tp_pool_sequence(const float *h, int len, int dim, int prompt_len, int include_prompt,
                       const tp_pool_mode *modes, int n_modes, float *out) {
+    /* sentence-transformers masks the prompt (attention_mask[:, :prompt_length] = 0); tokens
+     * [first, len) are the unmasked ones. CLS always reads token 0. When the mask is empty ST
+     * yields -1e9 for max (masked tokens are set to -1e9) and zeros for the means (the divisor
+     * is clamped to 1e-9) and for lasttoken (the gathered row is multiplied by its mask). */
     int first = include_prompt ? 0 : prompt_len;
-    if (first >= len) first = 0; /* nothing but prompt: fall back to every token */
+    if (first < 0) first = 0;
+    if (first > len) first = len;
+    int cnt = len - first;
     for (int mi = 0; mi < n_modes; mi++) {
         float *o = out + (size_t)mi * dim;
         switch (modes[mi]) {
@@ -17,11 +23,14 @@ void tp_pool_sequence(const float *h, int len, int dim, int prompt_len, int incl
             memcpy(o, h, (size_t)dim * sizeof *o);
             break;
         case TP_POOL_LAST:
-            memcpy(o, h + (size_t)(len - 1) * dim, (size_t)dim * sizeof *o);
+            if (cnt > 0)
+                memcpy(o, h + (size_t)(len - 1) * dim, (size_t)dim * sizeof *o);
+            else
+                memset(o, 0, (size_t)dim * sizeof *o);
             break;
         case TP_POOL_MAX:
             for (int j = 0; j < dim; j++) {
-                float mx = -INFINITY;
+                float mx = cnt > 0 ? -INFINITY : -1e9f;
                 for (int t = first; t < len; t++) {
                     float v = h[(size_t)t * dim + j];
                     mx = v > mx ? v : mx;
@@ -30,26 +39,30 @@ void tp_pool_sequence(const float *h, int len, int dim, int prompt_len, int incl
             }
             break;
         case TP_POOL_WEIGHTEDMEAN: {
-            /* weights are positions 1..len; masked (prompt) tokens count zero */
+            /* weight of token t is its position t + 1 (1-based, prompt tokens included in the
+             * count but masked to weight 0) */
             double wsum = 0;
-            for (int j = 0; j < dim; j++) o[j] = 0;
-            for (int t = first; t < len; t++) {
-                float wt = (float)(t + 1);
-                wsum += wt;
-                for (int j = 0; j < dim; j++) o[j] += wt * h[(size_t)t * dim + j];
+            for (int t = first; t < len; t++)
+                wsum += (double)(t + 1);
+            if (wsum < 1e-9) wsum = 1e-9;
+            for (int j = 0; j < dim; j++) {
+                double s = 0;
+                for (int t = first; t < len; t++)
+                    s += (double)(t + 1) * h[(size_t)t * dim + j];
+                o[j] = (float)(s / wsum);
             }
-            for (int j = 0; j < dim; j++) o[j] = (float)(o[j] / wsum);
             break;
         }
         case TP_POOL_MEAN:
         case TP_POOL_MEAN_SQRT_LEN:
         default: {
-            int cnt = len - first;
+            double den = cnt > 0 ? (double)cnt : 1e-9;
+            if (modes[mi] == TP_POOL_MEAN_SQRT_LEN) den = sqrt(den);
             for (int j = 0; j < dim; j++) {
                 double s = 0;
-                for (int t = first; t < len; t++) s += h[(size_t)t * dim + j];
-                o[j] = (float)(modes[mi] == TP_POOL_MEAN_SQRT_LEN ? s / sqrt((double)cnt)
-                                                                  : s / cnt);
+                for (int t = first; t < len; t++)
+                    s += h[(size_t)t * dim + j];
+                o[j] = (float)(s / den);
             }
             break;
         }

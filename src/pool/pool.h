@@ -7,8 +7,9 @@
 #include "kernels/kernels.h"
 
 /* Pools one sequence of hidden states h[len][dim] (rows of the packed batch) with each mode in
- * turn, concatenating into out[n_modes * dim]. The first `prompt_len` tokens are left out of
- * mean/max/weighted pooling when include_prompt is 0 (sentence-transformers semantics). */
+ * turn, concatenating into out[n_modes * dim]. The first `prompt_len` tokens are masked out of
+ * every mode but CLS when include_prompt is 0 (sentence-transformers Pooling semantics, including
+ * its results when nothing is left unmasked). */
 void tp_pool_sequence(const float *h, int len, int dim, int prompt_len, int include_prompt,
                       const tp_pool_mode *modes, int n_modes, float *out);
 

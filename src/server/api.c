@@ -191,6 +191,12 @@ static int need_task(tp_app *a, tp_task t, const char *endpoint, tp_http_resp *r
 /* Tokenization and running                                                                 */
 /* ---------------------------------------------------------------------------------------- */
 
+/* Reward models (ALL pooling) and process-reward models (STEP) output per token. */
+static int token_level_pooling(const tp_app *a) {
+    const char *p = a->info->pooling ? a->info->pooling : "";
+    return !strcmp(p, "ALL") || !strcmp(p, "STEP");
+}
+
 /* The sequences of one request. */
 typedef struct work {
     size_t n;
@@ -519,9 +525,7 @@ static int pooling_task(tp_app *a, const char *name, tp_task *t, tp_http_resp *r
     if (!name || !strcmp(name, "encode")) {
         /* Token-level poolers (reward models: ALL, process reward: STEP) default to their
          * per-token output; everything else to its sequence-level output. */
-        const char *p = a->info->pooling ? a->info->pooling : "";
-        int token_level = !strcmp(p, "ALL") || !strcmp(p, "STEP");
-        if (token_level && (m & TP_TASK_TOKEN_CLASSIFY))
+        if (token_level_pooling(a) && (m & TP_TASK_TOKEN_CLASSIFY))
             *t = TP_TASK_TOKEN_CLASSIFY;
         else if (m & TP_TASK_EMBED)
             *t = TP_TASK_EMBED;
@@ -672,7 +676,8 @@ static int score_pairs(ctx *c, const tp_req_opts *o, const tp_strs *A, const tp_
     double t0 = tp_now();
     /* A model with a one-label head is a cross-encoder; the engine also reports SCORE for
      * embedding models, whose score (cosine) is computed here from two embeddings. */
-    int cross = (a->info->tasks & TP_TASK_SCORE) && a->info->num_labels == 1;
+    int cross =
+        (a->info->tasks & TP_TASK_SCORE) && a->info->num_labels == 1 && !token_level_pooling(a);
     if (cross) {
         size_t n = B->n;
         const char **qa = malloc(n * sizeof *qa);

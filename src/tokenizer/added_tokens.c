@@ -78,7 +78,8 @@ tp_status tk_added_load(json_t *arr, const tk_norm *nm, tk_added_vocab *av, tp_e
 }
 
 void tk_added_free(tk_added_vocab *av) {
-    for (size_t i = 0; i < av->n; i++) free(av->v[i].content);
+    for (size_t i = 0; i < av->n; i++)
+        free(av->v[i].content);
     free(av->v);
     tk_trie_free(&av->raw);
     tk_trie_free(&av->norm);
@@ -90,8 +91,10 @@ const tk_added *tk_added_by_id(const tk_added_vocab *av, int32_t id) {
     size_t lo = 0, hi = av->n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (av->v[mid].id < id) lo = mid + 1;
-        else hi = mid;
+        if (av->v[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo < av->n && av->v[lo].id == id ? &av->v[lo] : NULL;
 }
@@ -122,7 +125,8 @@ int tk_added_split(const tk_added_vocab *av, const tk_trie *tr, const char *s, s
             int ok_l = 1, ok_r = 1;
             if (start > 0) {
                 size_t k = start - 1, l;
-                while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+                while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+                    k--;
                 ok_l = !is_word(tk_u8dec(s + k, &l));
             }
             if (stop < n) {
@@ -135,7 +139,8 @@ int tk_added_split(const tk_added_vocab *av, const tk_trie *tr, const char *s, s
             size_t k = start;
             while (k > last) {
                 size_t q = k - 1, l;
-                while (q > 0 && ((unsigned char)s[q] & 0xC0) == 0x80) q--;
+                while (q > 0 && ((unsigned char)s[q] & 0xC0) == 0x80)
+                    q--;
                 if (!tk_is_whitespace(tk_u8dec(s + q, &l))) break;
                 k = q;
             }

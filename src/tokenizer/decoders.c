@@ -36,7 +36,8 @@ void tk_dec_free(tk_dec *d) {
     free(d->a);
     free(d->b);
     tk_regex_free(&d->re);
-    for (size_t i = 0; i < d->n_subs; i++) tk_dec_free(d->subs[i]);
+    for (size_t i = 0; i < d->n_subs; i++)
+        tk_dec_free(d->subs[i]);
     free(d->subs);
     free(d);
 }
@@ -81,8 +82,10 @@ tp_status tk_dec_load(json_t *j, tk_dec **out, tp_error *err) {
         if (!one_cp(json_object_get(j, "replacement"), &d->cp))
             st = tp_fail(err, TP_FORMAT, "tokenizer.json: Metaspace decoder: bad replacement");
         const char *sc = json_string_value(json_object_get(j, "prepend_scheme"));
-        if (sc) d->never = !strcmp(sc, "never");
-        else d->never = !json_is_true(json_object_get(j, "add_prefix_space"));
+        if (sc)
+            d->never = !strcmp(sc, "never");
+        else
+            d->never = !json_is_true(json_object_get(j, "add_prefix_space"));
     } else if (!strcmp(type, "BPEDecoder")) {
         d->kind = D_BPE;
         d->a = jdup(json_object_get(j, "suffix"), &d->a_len, "</w>");
@@ -102,7 +105,8 @@ tp_status tk_dec_load(json_t *j, tk_dec **out, tp_error *err) {
         json_t *pat = json_object_get(j, "pattern");
         json_t *ps = json_object_get(pat, "String"), *pr = json_object_get(pat, "Regex");
         d->b = jdup(json_object_get(j, "content"), &d->b_len, NULL);
-        if (!d->b) st = tp_fail(err, TP_FORMAT, "tokenizer.json: Replace decoder without content");
+        if (!d->b)
+            st = tp_fail(err, TP_FORMAT, "tokenizer.json: Replace decoder without content");
         else if (json_is_string(ps)) {
             d->a = jdup(ps, &d->a_len, NULL);
             if (!d->a) st = tp_fail(err, TP_NOMEM, "out of memory");
@@ -131,8 +135,8 @@ tp_status tk_dec_load(json_t *j, tk_dec **out, tp_error *err) {
                     continue;
                 }
                 /* flatten a nested Sequence */
-                tk_dec **subs = realloc(d->subs, (json_array_size(arr) + d->n_subs + c->n_subs + 1) *
-                                                     sizeof *subs);
+                tk_dec **subs = realloc(
+                    d->subs, (json_array_size(arr) + d->n_subs + c->n_subs + 1) * sizeof *subs);
                 if (!subs) {
                     tk_dec_free(c);
                     st = tp_fail(err, TP_NOMEM, "out of memory");
@@ -183,24 +187,31 @@ static int lossy_utf8(const unsigned char *s, size_t n, tk_buf *out) {
         unsigned c = s[i];
         if (c < 0x80) {
             size_t k = i;
-            while (k < n && s[k] < 0x80) k++;
+            while (k < n && s[k] < 0x80)
+                k++;
             if (tk_buf_add(out, (const char *)s + i, k - i)) return -1;
             i = k;
             continue;
         }
-        size_t w = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
-                                              : (c >= 0xF0 && c <= 0xF4) ? 4
-                                                                         : 0;
+        size_t w = (c >= 0xC2 && c <= 0xDF)   ? 2
+                   : (c >= 0xE0 && c <= 0xEF) ? 3
+                   : (c >= 0xF0 && c <= 0xF4) ? 4
+                                              : 0;
         size_t k = 1;
         if (w) {
             unsigned lo = 0x80, hi = 0xBF;
-            if (c == 0xE0) lo = 0xA0;
-            else if (c == 0xED) hi = 0x9F;
-            else if (c == 0xF0) lo = 0x90;
-            else if (c == 0xF4) hi = 0x8F;
+            if (c == 0xE0)
+                lo = 0xA0;
+            else if (c == 0xED)
+                hi = 0x9F;
+            else if (c == 0xF0)
+                lo = 0x90;
+            else if (c == 0xF4)
+                hi = 0x8F;
             if (i + 1 < n && s[i + 1] >= lo && s[i + 1] <= hi) {
                 k = 2;
-                while (k < w && i + k < n && (s[i + k] & 0xC0) == 0x80) k++;
+                while (k < w && i + k < n && (s[i + k] & 0xC0) == 0x80)
+                    k++;
             }
         }
         if (w && k == w) {
@@ -218,8 +229,9 @@ static int push(tk_pieces *o, const char *s, size_t n) {
 }
 
 static const char *const CLEAN[][2] = {
-    {" .", "."},   {" ?", "?"},   {" !", "!"},   {" ,", ","},         {" ' ", "'"},  {" n't", "n't"},
-    {" 'm", "'m"}, {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
+    {" .", "."},   {" ?", "?"},     {" !", "!"},     {" ,", ","},
+    {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},   {" do not", " don't"},
+    {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
 };
 
 static int cleanup(const char *s, size_t n, tk_buf *a, tk_buf *b) {
@@ -250,8 +262,10 @@ static int run_one(const tk_dec *d, tk_pieces *in, tk_pieces *out) {
             size_t l = TLEN(in, i);
             t2.len = 0;
             if (i != 0) {
-                if (l >= d->a_len && !memcmp(s, d->a, d->a_len)) rc = tk_buf_add(&t2, s + d->a_len, l - d->a_len);
-                else rc = tk_buf_add(&t2, " ", 1) || tk_buf_add(&t2, s, l);
+                if (l >= d->a_len && !memcmp(s, d->a, d->a_len))
+                    rc = tk_buf_add(&t2, s + d->a_len, l - d->a_len);
+                else
+                    rc = tk_buf_add(&t2, " ", 1) || tk_buf_add(&t2, s, l);
             } else {
                 rc = tk_buf_add(&t2, s, l);
             }
@@ -283,7 +297,8 @@ static int run_one(const tk_dec *d, tk_pieces *in, tk_pieces *out) {
                 k += cl;
             }
         }
-        if (!rc) rc = lossy_utf8((const unsigned char *)t1.p, t1.len, &t2) || push(out, t2.p, t2.len);
+        if (!rc)
+            rc = lossy_utf8((const unsigned char *)t1.p, t1.len, &t2) || push(out, t2.p, t2.len);
         break;
     case D_METASPACE:
         for (size_t i = 0; i < n && !rc; i++) {
@@ -346,13 +361,15 @@ static int run_one(const tk_dec *d, tk_pieces *in, tk_pieces *out) {
             if (tp_utf8_valid(t1.p, t1.len)) {
                 rc = push(out, t1.p, t1.len);
             } else {
-                for (size_t k = 0; k < cnt && !rc; k++) rc = push(out, "\xEF\xBF\xBD", 3);
+                for (size_t k = 0; k < cnt && !rc; k++)
+                    rc = push(out, "\xEF\xBF\xBD", 3);
             }
         }
         break;
     }
     case D_FUSE:
-        for (size_t i = 0; i < n && !rc; i++) rc = tk_buf_add(&t1, TOK(in, i), TLEN(in, i));
+        for (size_t i = 0; i < n && !rc; i++)
+            rc = tk_buf_add(&t1, TOK(in, i), TLEN(in, i));
         if (!rc) rc = push(out, t1.p ? t1.p : "", t1.len);
         break;
     case D_STRIP:
@@ -365,7 +382,8 @@ static int run_one(const tk_dec *d, tk_pieces *in, tk_pieces *out) {
             }
             for (int k = 0; k < d->stop && b > a; k++) {
                 size_t q = b - 1;
-                while (q > a && ((unsigned char)s[q] & 0xC0) == 0x80) q--;
+                while (q > a && ((unsigned char)s[q] & 0xC0) == 0x80)
+                    q--;
                 if (tk_u8dec(s + q, &cl) != d->cp) break;
                 b = q;
             }
@@ -401,7 +419,8 @@ static int run_one(const tk_dec *d, tk_pieces *in, tk_pieces *out) {
             if (!rc) rc = push(out, t1.p ? t1.p : "", t1.len);
         }
         break;
-    case D_SEQ: break;
+    case D_SEQ:
+        break;
     }
     tk_buf_free(&t1);
     tk_buf_free(&t2);

@@ -40,10 +40,14 @@ tp_status tk_model_load(json_t *j, tk_model **out, tp_error *err) {
     tp_status st;
     if (!type) {
         /* Old files omit the type: guess from the fields, as HF does. */
-        if (json_object_get(j, "merges")) type = "BPE";
-        else if (json_is_array(json_object_get(j, "vocab"))) type = "Unigram";
-        else if (json_object_get(j, "continuing_subword_prefix")) type = "WordPiece";
-        else type = "";
+        if (json_object_get(j, "merges"))
+            type = "BPE";
+        else if (json_is_array(json_object_get(j, "vocab")))
+            type = "Unigram";
+        else if (json_object_get(j, "continuing_subword_prefix"))
+            type = "WordPiece";
+        else
+            type = "";
     }
     if (!strcmp(type, "WordPiece")) {
         m->kind = TK_WORDPIECE;
@@ -72,9 +76,15 @@ void tk_model_free(tk_model *m) {
     if (!m) return;
     switch (m->kind) {
     case TK_WORDPIECE:
-    case TK_WORDLEVEL: tk_wordpiece_free(m); break;
-    case TK_BPE: tk_bpe_free(m); break;
-    case TK_UNIGRAM: tk_unigram_free(m); break;
+    case TK_WORDLEVEL:
+        tk_wordpiece_free(m);
+        break;
+    case TK_BPE:
+        tk_bpe_free(m);
+        break;
+    case TK_UNIGRAM:
+        tk_unigram_free(m);
+        break;
     }
     tk_vocab_free(&m->vocab);
     free(m);
@@ -82,14 +92,17 @@ void tk_model_free(tk_model *m) {
 
 int tk_model_tokenize(const tk_model *m, const char *s, size_t n, tk_ids *out, tk_ws *w) {
     switch (m->kind) {
-    case TK_WORDPIECE: return tk_wordpiece_tokenize(m, s, n, out, w);
+    case TK_WORDPIECE:
+        return tk_wordpiece_tokenize(m, s, n, out, w);
     case TK_WORDLEVEL: {
         int32_t id = tk_smap_get(&m->vocab.map, s, n);
         if (id < 0) id = m->unk_id;
         return id >= 0 ? tk_ids_push(out, id) : 0;
     }
-    case TK_BPE: return tk_bpe_tokenize(m, s, n, out, w);
-    case TK_UNIGRAM: return tk_unigram_tokenize(m, s, n, out, w);
+    case TK_BPE:
+        return tk_bpe_tokenize(m, s, n, out, w);
+    case TK_UNIGRAM:
+        return tk_unigram_tokenize(m, s, n, out, w);
     }
     return -1;
 }

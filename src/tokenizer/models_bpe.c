@@ -55,7 +55,8 @@ tp_status tk_bpe_load(json_t *j, tk_model *m, tp_error *err) {
     bpe *b = calloc(1, sizeof *b);
     if (!b) return tp_fail(err, TP_NOMEM, "out of memory");
     m->impl = b;
-    for (unsigned i = 0; i < CACHE_STRIPES; i++) pthread_mutex_init(&b->locks[i], NULL);
+    for (unsigned i = 0; i < CACHE_STRIPES; i++)
+        pthread_mutex_init(&b->locks[i], NULL);
     tp_status st = tk_load_vocab_object(json_object_get(j, "vocab"), &m->vocab, err);
     if (st != TP_OK) return st;
     const tk_smap *v = &m->vocab.map;
@@ -117,8 +118,8 @@ tp_status tk_bpe_load(json_t *j, tk_model *m, tp_error *err) {
         int32_t in = tk_smap_get(v, tmp.p, tmp.len);
         if (ia < 0 || ib < 0 || in < 0) {
             tk_buf_free(&tmp);
-            return tp_fail(err, TP_FORMAT, "tokenizer.json: BPE merge %zu uses a token not in the vocab",
-                           r);
+            return tp_fail(err, TP_FORMAT,
+                           "tokenizer.json: BPE merge %zu uses a token not in the vocab", r);
         }
         if (tk_pmap_put(&b->merges, (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib, (int32_t)r, in)) {
             tk_buf_free(&tmp);
@@ -138,7 +139,8 @@ void tk_bpe_free(tk_model *m) {
     free(b->prefix);
     free(b->suffix);
     free(b->cache);
-    for (unsigned i = 0; i < CACHE_STRIPES; i++) pthread_mutex_destroy(&b->locks[i]);
+    for (unsigned i = 0; i < CACHE_STRIPES; i++)
+        pthread_mutex_destroy(&b->locks[i]);
     free(b);
     m->impl = NULL;
 }
@@ -179,7 +181,8 @@ static int add_sym(tk_ws *w, size_t *ns, int32_t id, uint32_t len) {
     size_t need = (*ns + 1) * (sizeof(sym) + 2 * sizeof(hent));
     if (need > w->bpe_cap) {
         size_t cap = w->bpe_cap ? w->bpe_cap : 4096;
-        while (cap < need) cap *= 2;
+        while (cap < need)
+            cap *= 2;
         void *p = realloc(w->bpe_syms, cap);
         if (!p) return -1;
         w->bpe_syms = p;
@@ -276,8 +279,8 @@ static int merge_word(const tk_model *m, const char *s, size_t n, tk_ids *out, t
             if (pe) hpush(h, &hn, (hent){pe->a, cur->prev, pe->b});
         }
         if (cur->next >= 0) {
-            const tk_pmap_ent *ne = tk_pmap_get(
-                &b->merges, (uint64_t)(uint32_t)cur->id << 32 | (uint32_t)sy[cur->next].id);
+            const tk_pmap_ent *ne = tk_pmap_get(&b->merges, (uint64_t)(uint32_t)cur->id << 32 |
+                                                                (uint32_t)sy[cur->next].id);
             if (ne) hpush(h, &hn, (hent){ne->a, top.pos, ne->b});
         }
     }

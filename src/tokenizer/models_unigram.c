@@ -38,7 +38,8 @@ tp_status tk_unigram_load(json_t *j, tk_model *m, tp_error *err) {
         json_t *e = json_array_get(vocab, i);
         json_t *p = json_array_get(e, 0), *s = json_array_get(e, 1);
         if (!json_is_string(p) || !json_is_number(s))
-            return tp_fail(err, TP_FORMAT, "tokenizer.json: Unigram vocab entry %zu is malformed", i);
+            return tp_fail(err, TP_FORMAT, "tokenizer.json: Unigram vocab entry %zu is malformed",
+                           i);
         u->scores[i] = json_number_value(s);
         if (u->scores[i] < u->min_score) u->min_score = u->scores[i];
         if (tk_smap_put(&m->vocab.map, json_string_value(p), json_string_length(p), (int32_t)i))
@@ -80,8 +81,7 @@ void tk_unigram_free(tk_model *m) {
 }
 
 /* Emits the ids of one piece string s[a..b). */
-static int emit_piece(const tk_model *m, const unigram *u, const char *s, size_t len,
-                      tk_ids *out) {
+static int emit_piece(const tk_model *m, const unigram *u, const char *s, size_t len, tk_ids *out) {
     int32_t id = tk_smap_get(&m->vocab.map, s, len);
     if (id >= 0) return tk_ids_push(out, id);
     if (u->byte_fallback) {
@@ -109,7 +109,8 @@ int tk_unigram_tokenize(const tk_model *m, const char *s, size_t n, tk_ids *out,
         w->uni_cap = need;
     }
     node *best = w->uni_lat;
-    for (size_t i = 0; i <= n; i++) best[i] = (node){0, -1, -1};
+    for (size_t i = 0; i <= n; i++)
+        best[i] = (node){0, -1, -1};
     best[0].start = 0;
     double unk_score = u->min_score - 10.0;
     const tk_trie *t = &u->trie;

@@ -48,9 +48,8 @@ tp_status tk_wordpiece_load(json_t *j, tk_model *m, tp_error *err) {
     if (!wp->prefix) return tp_fail(err, TP_NOMEM, "out of memory");
     wp->prefix_len = strlen(pre);
     json_t *mx = json_object_get(j, "max_input_chars_per_word");
-    wp->max_chars = json_is_integer(mx) && json_integer_value(mx) > 0
-                        ? (size_t)json_integer_value(mx)
-                        : 100;
+    wp->max_chars =
+        json_is_integer(mx) && json_integer_value(mx) > 0 ? (size_t)json_integer_value(mx) : 100;
     const char *unk = json_string_value(json_object_get(j, "unk_token"));
     if (unk) m->unk_id = tk_smap_get(&m->vocab.map, unk, strlen(unk));
     return TP_OK;
@@ -81,7 +80,8 @@ int tk_wordpiece_tokenize(const tk_model *m, const char *s, size_t n, tk_ids *ou
         while (start < end) {
             id = tk_smap_get(&m->vocab.map, key->p, base + (end - start));
             if (id >= 0) break;
-            do end--;
+            do
+                end--;
             while (end > start && ((unsigned char)s[end] & 0xC0) == 0x80);
         }
         if (id < 0) {

@@ -25,10 +25,11 @@ typedef enum {
 
 struct tk_norm {
     norm_kind kind;
-    int clean_text, chinese, strip_accents, lowercase; /* Bert; strip_accents -1: follows lowercase */
+    int clean_text, chinese, strip_accents,
+        lowercase; /* Bert; strip_accents -1: follows lowercase */
     int strip_left, strip_right;
-    tk_regex re;   /* Replace (regex) */
-    char *lit;     /* Replace (string) / Prepend */
+    tk_regex re; /* Replace (regex) */
+    char *lit;   /* Replace (string) / Prepend */
     size_t lit_len;
     char *content; /* Replace */
     size_t content_len;
@@ -43,7 +44,8 @@ void tk_norm_free(tk_norm *n) {
     free(n->lit);
     free(n->content);
     tk_precompiled_free(n->pc);
-    for (size_t i = 0; i < n->n_subs; i++) tk_norm_free(n->subs[i]);
+    for (size_t i = 0; i < n->n_subs; i++)
+        tk_norm_free(n->subs[i]);
     free(n->subs);
     free(n);
 }
@@ -70,7 +72,8 @@ static tp_status load_into(json_t *j, tk_norm *parent, tp_error *err);
 
 static tp_status load_one(json_t *j, tk_norm **out, tp_error *err) {
     *out = NULL;
-    if (!json_is_object(j)) return tp_fail(err, TP_FORMAT, "tokenizer.json: normalizer is not an object");
+    if (!json_is_object(j))
+        return tp_fail(err, TP_FORMAT, "tokenizer.json: normalizer is not an object");
     const char *type = json_string_value(json_object_get(j, "type"));
     if (!type) return tp_fail(err, TP_FORMAT, "tokenizer.json: normalizer without a type");
     tk_norm *n = calloc(1, sizeof *n);
@@ -246,14 +249,22 @@ static int run_nf(norm_kind k, const char *s, size_t n, tk_buf *out) {
     if (all_ascii(s, n)) return tk_buf_add(out, s, n);
     int opt = UTF8PROC_STABLE;
     switch (k) {
-    case N_NFC: opt |= UTF8PROC_COMPOSE; break;
-    case N_NFD: opt |= UTF8PROC_DECOMPOSE; break;
-    case N_NFKC: opt |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
-    default: opt |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
+    case N_NFC:
+        opt |= UTF8PROC_COMPOSE;
+        break;
+    case N_NFD:
+        opt |= UTF8PROC_DECOMPOSE;
+        break;
+    case N_NFKC:
+        opt |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
+        break;
+    default:
+        opt |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
+        break;
     }
     utf8proc_uint8_t *dst = NULL;
-    utf8proc_ssize_t r =
-        utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst, (utf8proc_option_t)opt);
+    utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst,
+                                      (utf8proc_option_t)opt);
     if (r < 0) {
         free(dst);
         return tk_buf_add(out, s, n); /* cannot happen on valid UTF-8 */
@@ -297,11 +308,13 @@ static int run_replace(const tk_norm *nm, const char *s, size_t n, tk_buf *out, 
 
 static int run_one(const tk_norm *nm, const char *s, size_t n, tk_buf *out, tk_ws *w) {
     switch (nm->kind) {
-    case N_BERT: return run_bert(nm, s, n, out);
+    case N_BERT:
+        return run_bert(nm, s, n, out);
     case N_NFC:
     case N_NFD:
     case N_NFKC:
-    case N_NFKD: return run_nf(nm->kind, s, n, out);
+    case N_NFKD:
+        return run_nf(nm->kind, s, n, out);
     case N_LOWER:
         for (size_t i = 0; i < n;) {
             size_t l;
@@ -321,17 +334,20 @@ static int run_one(const tk_norm *nm, const char *s, size_t n, tk_buf *out, tk_w
     case N_STRIP: {
         size_t a = 0, b = n, l;
         if (nm->strip_left)
-            while (a < b && tk_is_whitespace(tk_u8dec(s + a, &l))) a += l;
+            while (a < b && tk_is_whitespace(tk_u8dec(s + a, &l)))
+                a += l;
         if (nm->strip_right)
             while (b > a) {
                 size_t k = b - 1;
-                while (k > a && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+                while (k > a && ((unsigned char)s[k] & 0xC0) == 0x80)
+                    k--;
                 if (!tk_is_whitespace(tk_u8dec(s + k, &l))) break;
                 b = k;
             }
         return tk_buf_add(out, s + a, b - a);
     }
-    case N_REPLACE: return run_replace(nm, s, n, out, w);
+    case N_REPLACE:
+        return run_replace(nm, s, n, out, w);
     case N_PREPEND:
         if (n == 0) return 0;
         return tk_buf_add(out, nm->lit, nm->lit_len) || tk_buf_add(out, s, n) ? -1 : 0;
@@ -344,7 +360,8 @@ static int run_one(const tk_norm *nm, const char *s, size_t n, tk_buf *out, tk_w
             if (tk_buf_add(out, tk_bytelevel_str_[b], tk_bytelevel_len_[b])) return -1;
         }
         return 0;
-    case N_SEQ: break;
+    case N_SEQ:
+        break;
     }
     return -1;
 }

@@ -9,7 +9,8 @@
 #include "tokenizer/tokenizer_internal.h"
 
 static void tpl_free(tk_template *t) {
-    for (size_t i = 0; i < t->n; i++) free(t->items[i].ids);
+    for (size_t i = 0; i < t->n; i++)
+        free(t->items[i].ids);
     free(t->items);
     memset(t, 0, sizeof *t);
 }
@@ -69,8 +70,8 @@ static tp_status parse_template(json_t *arr, json_t *specials, tk_template *t, t
                 json_int_t x = json_integer_value(json_array_get(ids, k));
                 v[k] = x < 0 || x > INT32_MAX ? 0 : (int32_t)x;
             }
-            int rc = tpl_add(t, -1, (int32_t)json_integer_value(json_object_get(sp, "type_id")), v,
-                             n);
+            int rc =
+                tpl_add(t, -1, (int32_t)json_integer_value(json_object_get(sp, "type_id")), v, n);
             free(v);
             if (rc) return tp_fail(err, TP_NOMEM, "out of memory");
         } else {
@@ -93,7 +94,8 @@ static tp_status load_into(json_t *j, tk_post *p, tp_error *err) {
     if (!strcmp(type, "Sequence")) {
         json_t *arr = json_object_get(j, "processors");
         if (!json_is_array(arr))
-            return tp_fail(err, TP_FORMAT, "tokenizer.json: Sequence post_processor without a list");
+            return tp_fail(err, TP_FORMAT,
+                           "tokenizer.json: Sequence post_processor without a list");
         size_t i;
         json_t *v;
         json_array_foreach(arr, i, v) {
@@ -133,9 +135,9 @@ tp_status tk_post_load(json_t *j, tk_post **out, tp_error *err) {
     *out = NULL;
     tk_post *p = calloc(1, sizeof *p);
     if (!p) return tp_fail(err, TP_NOMEM, "out of memory");
-    tp_status st = json_is_object(j) ? load_into(j, p, err)
-                                     : tp_fail(err, TP_FORMAT,
-                                               "tokenizer.json: post_processor is not an object");
+    tp_status st = json_is_object(j)
+                       ? load_into(j, p, err)
+                       : tp_fail(err, TP_FORMAT, "tokenizer.json: post_processor is not an object");
     if (st != TP_OK) {
         tk_post_free(p);
         return st;

@@ -53,8 +53,8 @@ tp_status tk_precompiled_load(const char *b64, size_t n, tk_precompiled **out, t
         free(raw);
         return tp_fail(err, TP_FORMAT, "tokenizer.json: Precompiled: charsmap too short");
     }
-    uint32_t tsize = (uint32_t)raw[0] | (uint32_t)raw[1] << 8 | (uint32_t)raw[2] << 16 |
-                     (uint32_t)raw[3] << 24;
+    uint32_t tsize =
+        (uint32_t)raw[0] | (uint32_t)raw[1] << 8 | (uint32_t)raw[2] << 16 | (uint32_t)raw[3] << 24;
     if (tsize % 4 || (size_t)tsize > len - 4 || tsize == 0) {
         free(raw);
         return tp_fail(err, TP_FORMAT, "tokenizer.json: Precompiled: bad trie size");
@@ -75,8 +75,8 @@ tp_status tk_precompiled_load(const char *b64, size_t n, tk_precompiled **out, t
     }
     for (size_t i = 0; i < p->n_units; i++) {
         const unsigned char *u = raw + 4 + i * 4;
-        p->units[i] = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 |
-                      (uint32_t)u[3] << 24;
+        p->units[i] =
+            (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
     }
     memcpy(p->norm, raw + 4 + tsize, p->norm_len);
     p->norm[p->norm_len] = 0;

@@ -45,7 +45,8 @@ static const char GPT2_RE[] =
 void tk_pretok_free(tk_pretok *p) {
     if (!p) return;
     tk_regex_free(&p->re);
-    for (size_t i = 0; i < p->n_subs; i++) tk_pretok_free(p->subs[i]);
+    for (size_t i = 0; i < p->n_subs; i++)
+        tk_pretok_free(p->subs[i]);
     free(p->subs);
     free(p);
 }
@@ -58,12 +59,18 @@ static int jbool(json_t *o, const char *k, int def) {
 static int parse_behavior(json_t *v, behavior *b) {
     const char *s = json_string_value(v);
     if (!s) return 0;
-    if (!strcmp(s, "Removed")) *b = B_REMOVED;
-    else if (!strcmp(s, "Isolated")) *b = B_ISOLATED;
-    else if (!strcmp(s, "MergedWithPrevious")) *b = B_MERGED_PREV;
-    else if (!strcmp(s, "MergedWithNext")) *b = B_MERGED_NEXT;
-    else if (!strcmp(s, "Contiguous")) *b = B_CONTIGUOUS;
-    else return -1;
+    if (!strcmp(s, "Removed"))
+        *b = B_REMOVED;
+    else if (!strcmp(s, "Isolated"))
+        *b = B_ISOLATED;
+    else if (!strcmp(s, "MergedWithPrevious"))
+        *b = B_MERGED_PREV;
+    else if (!strcmp(s, "MergedWithNext"))
+        *b = B_MERGED_NEXT;
+    else if (!strcmp(s, "Contiguous"))
+        *b = B_CONTIGUOUS;
+    else
+        return -1;
     return 1;
 }
 
@@ -111,10 +118,14 @@ static tp_status load_one(json_t *j, tk_pretok **out, tp_error *err) {
         p->split = jbool(j, "split", 1);
         const char *sc = json_string_value(json_object_get(j, "prepend_scheme"));
         if (sc) {
-            if (!strcmp(sc, "always")) p->scheme = SCHEME_ALWAYS;
-            else if (!strcmp(sc, "first")) p->scheme = SCHEME_FIRST;
-            else if (!strcmp(sc, "never")) p->scheme = SCHEME_NEVER;
-            else st = tp_fail(err, TP_FORMAT, "tokenizer.json: Metaspace: bad prepend_scheme");
+            if (!strcmp(sc, "always"))
+                p->scheme = SCHEME_ALWAYS;
+            else if (!strcmp(sc, "first"))
+                p->scheme = SCHEME_FIRST;
+            else if (!strcmp(sc, "never"))
+                p->scheme = SCHEME_NEVER;
+            else
+                st = tp_fail(err, TP_FORMAT, "tokenizer.json: Metaspace: bad prepend_scheme");
         } else {
             p->scheme = jbool(j, "add_prefix_space", 1) ? SCHEME_ALWAYS : SCHEME_NEVER;
         }
@@ -196,7 +207,8 @@ tp_status tk_pretok_load(json_t *j, tk_pretok **out, tp_error *err) {
 void tk_pretok_bytelevel_override(tk_pretok *p, int add_prefix_space) {
     if (!p || add_prefix_space < 0) return;
     if (p->kind == P_BYTELEVEL) p->add_prefix_space = add_prefix_space;
-    for (size_t i = 0; i < p->n_subs; i++) tk_pretok_bytelevel_override(p->subs[i], add_prefix_space);
+    for (size_t i = 0; i < p->n_subs; i++)
+        tk_pretok_bytelevel_override(p->subs[i], add_prefix_space);
 }
 
 /* ---- splitting ---------------------------------------------------------------------------- */
@@ -329,8 +341,7 @@ static int find_chars(const char *s, size_t n, char_pred f, const tk_pretok *p, 
     return 0;
 }
 
-static int find_regex(const tk_regex *re, tk_ws *w, const char *s, size_t n, int invert,
-                      spans *m) {
+static int find_regex(const tk_regex *re, tk_ws *w, const char *s, size_t n, int invert, spans *m) {
     m->n = 0;
     size_t prev = 0, from = 0, ms, me;
     while (from <= n && tk_regex_next(re, w, s, n, from, &ms, &me)) {
@@ -403,7 +414,8 @@ static int split_piece(const tk_pretok *p, const char *s, size_t n, int first, t
         }
         return 0;
     }
-    case P_WHITESPACE: return split_whitespace(s, n, first, out);
+    case P_WHITESPACE:
+        return split_whitespace(s, n, first, out);
     case P_WHITESPACE_SPLIT:
         if (find_chars(s, n, pred_ws, p, m)) return -1;
         return apply_behavior(B_REMOVED, m, s, first, out);
@@ -424,8 +436,8 @@ static int split_piece(const tk_pretok *p, const char *s, size_t n, int first, t
         t->len = 0;
         if (tk_buf_reserve(t, n + 4)) return -1;
         int prepend = 0;
-        int starts = (n > 0 && s[0] == ' ') ||
-                     (n >= p->repl_len && !memcmp(s, p->repl_s, p->repl_len));
+        int starts =
+            (n > 0 && s[0] == ' ') || (n >= p->repl_len && !memcmp(s, p->repl_s, p->repl_len));
         if (p->scheme == SCHEME_ALWAYS && !starts) prepend = 1;
         if (p->scheme == SCHEME_FIRST && !starts && first) prepend = 1;
         if (prepend && tk_buf_add(t, p->repl_s, p->repl_len)) return -1;
@@ -434,7 +446,8 @@ static int split_piece(const tk_pretok *p, const char *s, size_t n, int first, t
                 if (tk_buf_add(t, p->repl_s, p->repl_len)) return -1;
             } else {
                 size_t k = i;
-                while (k < n && s[k] != ' ') k++;
+                while (k < n && s[k] != ' ')
+                    k++;
                 if (tk_buf_add(t, s + i, k - i)) return -1;
                 i = k - 1;
             }
@@ -472,7 +485,8 @@ static int split_piece(const tk_pretok *p, const char *s, size_t n, int first, t
         }
         return 0;
     }
-    case P_SEQ: break;
+    case P_SEQ:
+        break;
     }
     return -1;
 }

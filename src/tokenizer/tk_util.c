@@ -12,7 +12,8 @@
 int tk_buf_reserve(tk_buf *b, size_t extra) {
     if (b->len + extra + 1 <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + extra + 1) cap *= 2;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
     char *p = realloc(b->p, cap);
     if (!p) return -1;
     b->p = p;
@@ -88,14 +89,16 @@ void tk_pieces_free(tk_pieces *p) {
 
 uint32_t tk_hash(const char *s, size_t n) {
     uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
     return h;
 }
 
 static int smap_alloc(tk_smap *m, size_t cap) {
     m->ents = malloc(cap * sizeof *m->ents);
     if (!m->ents) return -1;
-    for (size_t i = 0; i < cap; i++) m->ents[i].val = INT32_MIN;
+    for (size_t i = 0; i < cap; i++)
+        m->ents[i].val = INT32_MIN;
     m->mask = cap - 1;
     return 0;
 }
@@ -103,7 +106,8 @@ static int smap_alloc(tk_smap *m, size_t cap) {
 int tk_smap_init(tk_smap *m, size_t expected) {
     memset(m, 0, sizeof *m);
     size_t cap = 16;
-    while (cap < expected * 2) cap *= 2;
+    while (cap < expected * 2)
+        cap *= 2;
     return smap_alloc(m, cap);
 }
 
@@ -117,7 +121,8 @@ static int smap_grow(tk_smap *m) {
     for (size_t i = 0; i < oldcap; i++) {
         if (old[i].val == INT32_MIN) continue;
         size_t j = old[i].hash & m->mask;
-        while (m->ents[j].val != INT32_MIN) j = (j + 1) & m->mask;
+        while (m->ents[j].val != INT32_MIN)
+            j = (j + 1) & m->mask;
         m->ents[j] = old[i];
     }
     free(old);
@@ -173,7 +178,8 @@ static inline size_t mix64(uint64_t k) {
 static int pmap_alloc(tk_pmap *m, size_t cap) {
     m->ents = malloc(cap * sizeof *m->ents);
     if (!m->ents) return -1;
-    for (size_t i = 0; i < cap; i++) m->ents[i].key = UINT64_MAX;
+    for (size_t i = 0; i < cap; i++)
+        m->ents[i].key = UINT64_MAX;
     m->mask = cap - 1;
     return 0;
 }
@@ -181,7 +187,8 @@ static int pmap_alloc(tk_pmap *m, size_t cap) {
 int tk_pmap_init(tk_pmap *m, size_t expected) {
     memset(m, 0, sizeof *m);
     size_t cap = 16;
-    while (cap < expected * 2) cap *= 2;
+    while (cap < expected * 2)
+        cap *= 2;
     return pmap_alloc(m, cap);
 }
 
@@ -196,7 +203,8 @@ int tk_pmap_put(tk_pmap *m, uint64_t key, int32_t a, int32_t b) {
         for (size_t i = 0; i < oldcap; i++) {
             if (old[i].key == UINT64_MAX) continue;
             size_t j = mix64(old[i].key) & m->mask;
-            while (m->ents[j].key != UINT64_MAX) j = (j + 1) & m->mask;
+            while (m->ents[j].key != UINT64_MAX)
+                j = (j + 1) & m->mask;
             m->ents[j] = old[i];
         }
         free(old);
@@ -274,8 +282,7 @@ size_t tk_trie_longest(const tk_trie *t, const char *s, size_t n, int32_t *val) 
     int32_t node = 0;
     size_t best = 0;
     for (size_t i = 0; i < n; i++) {
-        const tk_pmap_ent *e =
-            tk_pmap_get(&t->edges, ((uint64_t)node << 8) | (unsigned char)s[i]);
+        const tk_pmap_ent *e = tk_pmap_get(&t->edges, ((uint64_t)node << 8) | (unsigned char)s[i]);
         if (!e) break;
         node = e->a;
         if (t->val[node] >= 0) {
@@ -320,14 +327,15 @@ size_t tk_u8enc(uint32_t cp, char *o) {
 
 size_t tk_u8count(const char *s, size_t n) {
     size_t c = 0;
-    for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xC0) != 0x80;
     return c;
 }
 
 int tk_is_whitespace(uint32_t c) {
     if (c < 0x80) return c == ' ' || (c >= 9 && c <= 13);
-    return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-           c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+    return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+           c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 static inline utf8proc_category_t cat(uint32_t c) {
@@ -360,13 +368,11 @@ int tk_is_alnum(uint32_t c) {
 }
 
 int tk_is_word_char(uint32_t c) {
-    if (c < 0x80)
-        return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c == '_';
+    if (c < 0x80) return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c == '_';
     if (c == 0x200C || c == 0x200D) return 1;
     utf8proc_category_t k = cat(c);
     return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_ME) || k == UTF8PROC_CATEGORY_ND ||
-           k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_PC ||
-           (c >= 0x24B6 && c <= 0x24E9);
+           k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_PC || (c >= 0x24B6 && c <= 0x24E9);
 }
 
 int tk_is_control(uint32_t c) {
@@ -439,8 +445,8 @@ int tk_regex_next(const tk_regex *r, tk_ws *w, const char *s, size_t n, size_t f
     int rc = pcre2_match(r->code, (PCRE2_SPTR)s, n, from, PCRE2_NO_UTF_CHECK, w->md, w->mctx);
     if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
         /* JIT stack exhausted or similar: retry with the interpreter. */
-        rc = pcre2_match(r->code, (PCRE2_SPTR)s, n, from, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT,
-                         w->md, w->mctx);
+        rc = pcre2_match(r->code, (PCRE2_SPTR)s, n, from, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, w->md,
+                         w->mctx);
     }
     if (rc < 0) return 0;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w->md);
@@ -490,7 +496,8 @@ static pthread_once_t bytelevel_once = PTHREAD_ONCE_INIT;
 
 static void bytelevel_build(void) {
     int extra = 0;
-    for (int i = 0; i < 512; i++) bytelevel_rev[i] = -1;
+    for (int i = 0; i < 512; i++)
+        bytelevel_rev[i] = -1;
     for (int b = 0; b < 256; b++) {
         uint32_t cp;
         if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255))

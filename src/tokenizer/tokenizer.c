@@ -38,11 +38,29 @@ static void ws_key_make(void) {
     ws_key_ok = pthread_key_create(&ws_key, ws_destroy) == 0;
 }
 
+/* Drops the scratch of a thread after a huge input so it does not stay pinned. */
+static void ws_trim(tk_ws *w) {
+    size_t big = 16u << 20, sum = w->norm_out.cap + w->tmp.cap + w->tmp2.cap + w->bpe_cap +
+                                  w->uni_cap + (w->seq[0].cap + w->seq[1].cap) * sizeof(int32_t);
+    for (int i = 0; i < 3; i++)
+        sum += w->nb[i].cap + w->pp[i].text.cap + w->pp[i].cap * sizeof(tk_piece);
+    if (sum <= big) return;
+    tk_ws_free(w);
+    if (tk_ws_init(w)) tk_ws_free(w); /* leaves md NULL: get_ws reports no memory */
+}
+
 static tk_ws *get_ws(void) {
     pthread_once(&ws_once, ws_key_make);
     if (!ws_key_ok) return NULL;
     tk_ws *w = pthread_getspecific(ws_key);
-    if (w) return w;
+    if (w) {
+        ws_trim(w);
+        if (!w->md && tk_ws_init(w)) {
+            tk_ws_free(w);
+            return NULL;
+        }
+        return w;
+    }
     w = malloc(sizeof *w);
     if (!w) return NULL;
     if (tk_ws_init(w) || pthread_setspecific(ws_key, w)) {
@@ -95,7 +113,7 @@ static tp_status read_config(const char *path, cfg_flags *f, tp_error *err) {
     f->strip_accents = -2;
     f->chinese = -1;
     f->add_prefix_space = -1;
-    if (!path) return TP_OK;
+    if (!path || !tp_file_exists(path)) return TP_OK; /* a missing config means defaults */
     char *buf;
     size_t len;
     tp_status st = tp_read_file(path, 16u << 20, &buf, &len, err);
@@ -108,9 +126,9 @@ static tp_status read_config(const char *path, cfg_flags *f, tp_error *err) {
         return tp_fail(err, TP_FORMAT, "%s: invalid JSON: %s", path, je.text);
     }
     const char *cls = json_string_value(json_object_get(j, "tokenizer_class"));
-    static const char *const bert[] = {"BertTokenizer",   "DistilBertTokenizer", "ElectraTokenizer",
-                                       "LayoutLMTokenizer", "SqueezeBertTokenizer",
-                                       "FunnelTokenizer", "RetriBertTokenizer", NULL};
+    static const char *const bert[] = {
+        "BertTokenizer",        "DistilBertTokenizer", "ElectraTokenizer",   "LayoutLMTokenizer",
+        "SqueezeBertTokenizer", "FunnelTokenizer",     "RetriBertTokenizer", NULL};
     static const char *const llama[] = {"LlamaTokenizer", "CodeLlamaTokenizer", "GemmaTokenizer",
                                         NULL};
     static const char *const gpt2[] = {"GPT2Tokenizer", "RobertaTokenizer", NULL};
@@ -147,7 +165,9 @@ static tp_status load_impl(const char *json, size_t len, const cfg_flags *cf, tp
     if (len > TK_MAX_JSON) return tp_fail(err, TP_TOO_LONG, "tokenizer.json is too large");
     json_error_t je;
     json_t *j = json_loadb(json, len, 0, &je);
-    if (!j) return tp_fail(err, TP_FORMAT, "tokenizer.json: invalid JSON: %s (line %d)", je.text, je.line);
+    if (!j)
+        return tp_fail(err, TP_FORMAT, "tokenizer.json: invalid JSON: %s (line %d)", je.text,
+                       je.line);
     if (!json_is_object(j)) {
         json_decref(j);
         return tp_fail(err, TP_FORMAT, "tokenizer.json: top level is not an object");
@@ -171,7 +191,8 @@ static tp_status load_impl(const char *json, size_t len, const cfg_flags *cf, tp
         st = tk_post_load(v, &t->post, err);
     if (st == TP_OK && (v = json_object_get(j, "decoder")) && !json_is_null(v))
         st = tk_dec_load(v, &t->dec, err);
-    if (st == TP_OK) st = tk_added_load(json_object_get(j, "added_tokens"), t->norm, &t->added, err);
+    if (st == TP_OK)
+        st = tk_added_load(json_object_get(j, "added_tokens"), t->norm, &t->added, err);
     json_decref(j);
     if (st == TP_OK && cf->llama) {
         int32_t bos = cf->bos[0] ? tp_tokenizer_token_to_id(t, cf->bos) : -1;
@@ -316,8 +337,10 @@ static tp_status truncate(tk_ids *a, tk_ids *b, size_t max, tp_trunc_strategy st
             n1 = n2;
             n2 = x;
         }
-        if (n1 > max) n2 = n1;
-        else n2 = n1 > max - n1 ? n1 : max - n1;
+        if (n1 > max)
+            n2 = n1;
+        else
+            n2 = n1 > max - n1 ? n1 : max - n1;
         if (n1 + n2 > max) {
             n1 = max / 2;
             n2 = n1 + max % 2;
@@ -336,8 +359,7 @@ static tp_status truncate(tk_ids *a, tk_ids *b, size_t max, tp_trunc_strategy st
         return tp_fail(err, TP_INVALID, "truncation only_second: the second sequence is missing");
     if (target->n <= to_remove)
         return tp_fail(err, TP_INVALID,
-                       "truncation: the sequence to truncate is too short for max_length %zu",
-                       max);
+                       "truncation: the sequence to truncate is too short for max_length %zu", max);
     cut(target, target->n - to_remove, dir);
     return TP_OK;
 }
@@ -345,7 +367,8 @@ static tp_status truncate(tk_ids *a, tk_ids *b, size_t max, tp_trunc_strategy st
 static int enc_reserve(tp_encoding *e, size_t n) {
     if (n <= e->cap && e->ids) return 0;
     size_t cap = e->cap ? e->cap : 64;
-    while (cap < n) cap *= 2;
+    while (cap < n)
+        cap *= 2;
     int32_t *ids = realloc(e->ids, cap * sizeof *ids);
     if (ids) e->ids = ids;
     int32_t *ty = realloc(e->type_ids, cap * sizeof *ty);
@@ -386,8 +409,7 @@ tp_status tp_tokenizer_encode(const tp_tokenizer *t, const char *text, size_t le
     if (!w) return tp_fail(err, TP_NOMEM, "tokenize: cannot allocate scratch");
     tk_ids *a = &w->seq[0], *b = &w->seq[1];
     a->n = b->n = 0;
-    if (encode_seq(t, text ? text : "", len, a, w) ||
-        (pair && encode_seq(t, pair, pair_len, b, w)))
+    if (encode_seq(t, text ? text : "", len, a, w) || (pair && encode_seq(t, pair, pair_len, b, w)))
         return tp_fail(err, TP_NOMEM, "tokenize: out of memory");
     int is_pair = pair != NULL;
     int use_tpl = opts->add_special && t->post && t->post->kind == 1;
@@ -398,21 +420,26 @@ tp_status tp_tokenizer_encode(const tp_tokenizer *t, const char *text, size_t le
         if (st != TP_OK) return st;
     }
     size_t total = a->n + b->n + (use_tpl ? tk_post_added(t->post, is_pair) : 0);
-    if (enc_reserve(out, total ? total : 1)) return tp_fail(err, TP_NOMEM, "tokenize: out of memory");
+    if (enc_reserve(out, total ? total : 1))
+        return tp_fail(err, TP_NOMEM, "tokenize: out of memory");
     if (!use_tpl) {
-        for (size_t i = 0; i < a->n; i++) enc_put(out, a->v[i], 0, 0);
-        for (size_t i = 0; i < b->n; i++) enc_put(out, b->v[i], 1, 0);
+        for (size_t i = 0; i < a->n; i++)
+            enc_put(out, a->v[i], 0, 0);
+        for (size_t i = 0; i < b->n; i++)
+            enc_put(out, b->v[i], 1, 0);
         return TP_OK;
     }
     const tk_template *tpl = is_pair ? &t->post->pair : &t->post->single;
     for (size_t k = 0; k < tpl->n; k++) {
         const tk_tpl_item *it = &tpl->items[k];
         if (it->seq < 0) {
-            for (size_t i = 0; i < it->n_ids; i++) enc_put(out, it->ids[i], it->type_id, 1);
+            for (size_t i = 0; i < it->n_ids; i++)
+                enc_put(out, it->ids[i], it->type_id, 1);
         } else {
             const tk_ids *s = it->seq == 0 ? a : b;
             if (it->seq == 1 && !is_pair) continue;
-            for (size_t i = 0; i < s->n; i++) enc_put(out, s->v[i], it->type_id, 0);
+            for (size_t i = 0; i < s->n; i++)
+                enc_put(out, s->v[i], it->type_id, 0);
         }
     }
     return TP_OK;

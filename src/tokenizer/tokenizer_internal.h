@@ -1,13 +1,13 @@
 /* Internal types of the tokenizer.json engine. One component family per .c file:
- *   tk_util.c          buffers, hash maps, UTF-8 + Unicode predicates, regex wrapper, byte-level map
- *   added_tokens.c     added-token matching (before and after normalization)
- *   normalizers.c      BertNormalizer, NF*, Lowercase, Strip*, Replace, Prepend, ByteLevel, Sequence
- *   precompiled.c      SentencePiece precompiled charsmap (double-array trie)
- *   pretokenizers.c    Bert, Whitespace*, Punctuation, Digits, Metaspace, ByteLevel, Split, Sequence
- *   models_wordpiece.c / models_bpe.c / models_unigram.c
- *   postprocess.c      Template/Bert/Roberta/ByteLevel/Sequence + truncation
- *   decoders.c         WordPiece, ByteLevel, Metaspace, BPEDecoder, ByteFallback, Fuse, Strip, Replace
- *   tokenizer.c        load (tokenizer.json + tokenizer_config.json), encode, decode, public API
+ *   tk_util.c          buffers, hash maps, UTF-8 + Unicode predicates, regex wrapper, byte-level
+ * map added_tokens.c     added-token matching (before and after normalization) normalizers.c
+ * BertNormalizer, NF*, Lowercase, Strip*, Replace, Prepend, ByteLevel, Sequence precompiled.c
+ * SentencePiece precompiled charsmap (double-array trie) pretokenizers.c    Bert, Whitespace*,
+ * Punctuation, Digits, Metaspace, ByteLevel, Split, Sequence models_wordpiece.c / models_bpe.c /
+ * models_unigram.c postprocess.c      Template/Bert/Roberta/ByteLevel/Sequence + truncation
+ *   decoders.c         WordPiece, ByteLevel, Metaspace, BPEDecoder, ByteFallback, Fuse, Strip,
+ * Replace tokenizer.c        load (tokenizer.json + tokenizer_config.json), encode, decode, public
+ * API
  *
  * Ownership: everything reachable from tp_tokenizer is immutable after load and shared by all
  * threads; per-call scratch lives in a tk_ws owned by one encode/decode call. */
@@ -117,12 +117,12 @@ static inline size_t tk_u8len(unsigned char c) {
 size_t tk_u8enc(uint32_t cp, char *out); /* out needs 4 bytes */
 size_t tk_u8count(const char *s, size_t n);
 
-int tk_is_whitespace(uint32_t cp);   /* Rust char::is_whitespace (White_Space) */
-int tk_is_punct(uint32_t cp);        /* Unicode P* */
-int tk_is_bert_punct(uint32_t cp);   /* ASCII punctuation or P* */
-int tk_is_numeric(uint32_t cp);      /* Nd | Nl | No */
-int tk_is_alnum(uint32_t cp);        /* Rust char::is_alphanumeric (approximation: L* | N*) */
-int tk_is_control(uint32_t cp);      /* BERT: C* except \t \n \r */
+int tk_is_whitespace(uint32_t cp); /* Rust char::is_whitespace (White_Space) */
+int tk_is_punct(uint32_t cp);      /* Unicode P* */
+int tk_is_bert_punct(uint32_t cp); /* ASCII punctuation or P* */
+int tk_is_numeric(uint32_t cp);    /* Nd | Nl | No */
+int tk_is_alnum(uint32_t cp);      /* Rust char::is_alphanumeric (approximation: L* | N*) */
+int tk_is_control(uint32_t cp);    /* BERT: C* except \t \n \r */
 int tk_is_mark_nonspacing(uint32_t cp);
 int tk_is_mark(uint32_t cp);
 int tk_is_cjk(uint32_t cp);
@@ -159,16 +159,16 @@ typedef struct tk_ws {
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
-    tk_buf nb[3];      /* normalizer ping-pong + temp */
-    tk_pieces pp[3];   /* pre-tokenizer ping-pong */
-    tk_buf tmp, tmp2;  /* model scratch */
-    tk_ids itmp;       /* model scratch */
-    void *bpe_syms;    /* models_bpe.c scratch */
+    tk_buf nb[3];     /* normalizer ping-pong + temp */
+    tk_pieces pp[3];  /* pre-tokenizer ping-pong */
+    tk_buf tmp, tmp2; /* model scratch */
+    tk_ids itmp;      /* model scratch */
+    void *bpe_syms;   /* models_bpe.c scratch */
     size_t bpe_cap;
-    void *uni_lat;     /* models_unigram.c scratch */
+    void *uni_lat; /* models_unigram.c scratch */
     size_t uni_cap;
-    tk_ids seq[2];     /* encode: ids of the two sequences */
-    tk_buf norm_out;   /* encode: normalized segment */
+    tk_ids seq[2];   /* encode: ids of the two sequences */
+    tk_buf norm_out; /* encode: normalized segment */
 } tk_ws;
 int tk_ws_init(tk_ws *w);
 void tk_ws_free(tk_ws *w);

@@ -4,8 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { env, golden, http, rssKiB } from './lib.mjs';
 
-const CLIENTS = 64;
-const PER_CLIENT = 200;
+// TP_CONC_CLIENTS / TP_CONC_REQUESTS shrink the load for slow builds (sanitizers).
+const CLIENTS = Number(process.env.TP_CONC_CLIENTS || 64);
+const PER_CLIENT = Number(process.env.TP_CONC_REQUESTS || 200);
 const G = golden('bert-embed');
 const texts = G.cases.map((c) => c.input);
 
@@ -84,17 +85,17 @@ test('64 clients x 200 requests: exactly once, same as alone, bounded RSS', asyn
   const t0 = Date.now();
   for (let round = 0; round < 2; round++) {
     await Promise.all(Array.from({ length: CLIENTS }, (_, id) => client(id + round * CLIENTS,
-      PER_CLIENT / 2)));
+      Math.ceil(PER_CLIENT / 2))));
     if (pid) rss.push(rssKiB(pid));
   }
   const secs = (Date.now() - t0) / 1000;
   console.log(`# ${answered} requests in ${secs.toFixed(1)} s (${(answered / secs).toFixed(0)}/s), ` +
     `RSS after rounds: ${rss.map((x) => (x / 1024).toFixed(1) + ' MiB').join(', ')}`);
   assert.deepEqual(errors.slice(0, 5), []);
-  assert.equal(answered, CLIENTS * PER_CLIENT);
-  assert.equal(seen.size, CLIENTS * PER_CLIENT);
+  assert.equal(answered, CLIENTS * 2 * Math.ceil(PER_CLIENT / 2));
+  assert.equal(seen.size, answered);
   assert.equal(mismatches, 0);
-  if (pid) {
+  if (pid && process.env.TP_RSS_CHECK !== '0') {
     assert.ok(rss[1] < 512 * 1024, `RSS ${rss[1]} KiB`);
     assert.ok(rss[1] - rss[0] < 48 * 1024, `RSS grew ${rss[0]} -> ${rss[1]} KiB`);
   }

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# CPU benchmark: tidepool vs ONNX Runtime (and optionally PyTorch) in ONE run, on the same model
+# folders, the same 2,000 workload sentences and 2 threads; prints ratios (bench/summarize.py).
+#
+#   bench/run.sh [--models "minilm-l6 bert-base"] [--runs 3] [--torch] [--no-gemm] [--limit N]
+#
+# Needs (bench only, not the build): Debian python3-torch python3-numpy python3-onnx
+# libopenblas0-openmp (model generator / torch), Node.js + npm (onnxruntime-node 1.30.0,
+# tokenizers 0.23.2 into bench-out/node_modules). Optional GEMM rows: libblis4-openmp / libblis-dev,
+# libdnnl-dev. Everything is written under bench-out/ (gitignored; override with W=DIR).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+W=${W:-$ROOT/bench-out}
+B=$ROOT/bench/ref
+MODELS="minilm-l6 bert-base"
+RUNS=3
+TORCH=0
+GEMM=1
+LIMIT=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --models) MODELS=$2; shift ;;
+    --runs) RUNS=$2; shift ;;
+    --torch) TORCH=1 ;;
+    --no-gemm) GEMM=0 ;;
+    --limit) LIMIT=(--limit "$2"); shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+export OMP_NUM_THREADS=2
+OUT=$W/results
+mkdir -p "$OUT"
+
+# 0. build the library and the drivers (Release, own build dir)
+cmake -S "$ROOT" -B "$ROOT/build-bench" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+make -C "$ROOT/build-bench" -j2 tidepool >/dev/null
+LIBS="$(pkg-config --libs jansson libutf8proc libpcre2-8 openblas libmicrohttpd) -ldl -lpthread -lm"
+for d in tp_bench gemm_bench; do
+    cc -O2 -std=gnu11 -Wall -Wextra -I"$ROOT/include" -I"$ROOT/src" "$ROOT/bench/$d.c" \
+        "$ROOT/build-bench/libtidepool.a" $LIBS -o "$W/$d"
+done
+
+# 1. references: node modules and models (once)
+[ -d "$W/node_modules/onnxruntime-node" ] ||
+    npm install --prefix "$W" --ignore-scripts onnxruntime-node@1.30.0 tokenizers@0.23.2 >/dev/null
+for m in $MODELS; do
+    [ -f "$W/models/$m/model.onnx" ] || /usr/bin/python3 "$B/make_models.py" --out "$W/models" --only "$m"
+done
+
+{
+    echo "date: $(date -u +%FT%TZ)"
+    echo "cpu: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cpus)"
+    echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none) $(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo '(dirty)')"
+    echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$OUT/machine.txt"
+cat "$OUT/machine.txt"
+
+# 2. GEMM ceilings (same run)
+if [ $GEMM = 1 ]; then
+    "$W/gemm_bench" --threads 2 --json "$OUT/gemm.json" | tee "$OUT/gemm.txt"
+fi
+
+# 3. per model, back to back: ORT, tidepool f32 / bf16 / int8 (and torch)
+for m in $MODELS; do
+    node "$B/run_ort.js" bench --model "$W/models/$m" --work "$W" --node-modules "$W/node_modules" \
+        --runs "$RUNS" --order sorted --save-emb --json "$OUT/ort_$m.json" "${LIMIT[@]}" >/dev/null
+    ORT_EMB=$W/ort_emb_$m.f32
+    node "$ROOT/bench/ort_latency.js" --model "$W/models/$m" --node-modules "$W/node_modules" \
+        --json "$OUT/ort_lat_$m.json" >/dev/null
+    "$W/tp_bench" --model "$W/models/$m" --workload "$B/workload.jsonl" --runs "$RUNS" \
+        --save-emb "$OUT/tp_emb_${m}_f32.f32" --ref-emb "$ORT_EMB" --json "$OUT/tp_${m}_f32.json" \
+        "${LIMIT[@]}" >/dev/null
+    "$W/tp_bench" --model "$W/models/$m" --workload "$B/workload.jsonl" --runs "$RUNS" --dtype bf16 \
+        --ref-emb "$ORT_EMB" --ref-emb "$OUT/tp_emb_${m}_f32.f32" --json "$OUT/tp_${m}_bf16.json" \
+        "${LIMIT[@]}" >/dev/null
+    "$W/tp_bench" --model "$W/models/$m" --workload "$B/workload.jsonl" --runs "$RUNS" --quantize int8 \
+        --ref-emb "$ORT_EMB" --ref-emb "$OUT/tp_emb_${m}_f32.f32" --json "$OUT/tp_${m}_int8.json" \
+        "${LIMIT[@]}" >/dev/null
+    "$W/tp_bench" --model "$W/models/$m" --workload "$B/workload.jsonl" --runs "$RUNS" --batch 0 \
+        --latency-runs 0 --json "$OUT/tp_${m}_f32_packed.json" "${LIMIT[@]}" >/dev/null
+    if [ $TORCH = 1 ]; then
+        LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 "$B/run_torch.py" \
+            --model "$W/models/$m" --work "$W" --runs "$RUNS" --order sorted \
+            --json "$OUT/torch_$m.json" "${LIMIT[@]}" >/dev/null
+    fi
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
+/usr/bin/python3 "$ROOT/bench/summarize.py" "$OUT" | tee "$OUT/summary.md"
