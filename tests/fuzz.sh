@@ -29,7 +29,7 @@ status=0
 for t in "${targets[@]}"; do
   mkdir -p "$corpus/$t"
   echo "fuzz.sh: $t for ${secs}s"
-  if ! "$bdir/$t" -max_total_time="$secs" -max_len=8192 -timeout=20 -rss_limit_mb=2048 \
+  if ! "$bdir/$t" -max_total_time="$secs" -max_len=8192 -timeout=20 -rss_limit_mb=2048 -artifact_prefix="$bdir/$t-" \
       -print_final_stats=1 "$corpus/$t" 2>"$bdir/$t.log"; then
     echo "fuzz.sh: $t FAILED, see $bdir/$t.log" >&2
     tail -40 "$bdir/$t.log" >&2

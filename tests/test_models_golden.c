@@ -118,7 +118,7 @@ static double diff_result(const tp_result *r, const json_t *want) {
 }
 
 static void check_fixture(const fixture *fx) {
-    char dir[4096], gpath[4096];
+    char dir[2048], gpath[4096];
     snprintf(dir, sizeof dir, "%s/models/%s", TP_TEST_DATA, fx->name);
     snprintf(gpath, sizeof gpath, "%s/golden.json", dir);
     json_t *g = tu_json(gpath);

@@ -10,27 +10,28 @@
 
 typedef struct golden {
     const char *name;
-    const char *where; /* "trained", "real", "cache" */
+    const char *where; /* "trained", "real", "cache"; variants: a path under tests/data */
+    json_t *override;  /* variants: top-level keys replacing the base tokenizer's */
 } golden;
 
 static const golden GOLDENS[] = {
-    {"bert_base_uncased", "trained"},
-    {"wp", "trained"},
-    {"wp_cased", "trained"},
-    {"uni", "trained"},
-    {"llama", "trained"},
-    {"qwen", "trained"},
-    {"qwen_eos", "trained"},
-    {"modernbert", "trained"},
-    {"bert-base-uncased", "real"},
-    {"roberta-style", "real"},
-    {"xlmr-precompiled", "real"},
-    {"gpt2", "real"},
-    {"llama2", "real"},
-    {"llama3", "cache"},
-    {"qwen2_5", "cache"},
-    {"qwen3", "cache"},
-    {"deepseek_v3", "cache"},
+    {"bert_base_uncased", "trained", NULL},
+    {"wp", "trained", NULL},
+    {"wp_cased", "trained", NULL},
+    {"uni", "trained", NULL},
+    {"llama", "trained", NULL},
+    {"qwen", "trained", NULL},
+    {"qwen_eos", "trained", NULL},
+    {"modernbert", "trained", NULL},
+    {"bert-base-uncased", "real", NULL},
+    {"roberta-style", "real", NULL},
+    {"xlmr-precompiled", "real", NULL},
+    {"gpt2", "real", NULL},
+    {"llama2", "real", NULL},
+    {"llama3", "cache", NULL},
+    {"qwen2_5", "cache", NULL},
+    {"qwen3", "cache", NULL},
+    {"deepseek_v3", "cache", NULL},
 };
 
 #define MAX_SHOWN 4
@@ -53,7 +54,9 @@ static void show(const char *what, const char *text, const int32_t *got, size_t 
 
 static void run_golden(const golden *g, int *failed) {
     char tok_path[4096], gold_path[4096];
-    if (!strcmp(g->where, "trained")) {
+    if (g->override) {
+        snprintf(tok_path, sizeof tok_path, "%s/%s", TP_TEST_DATA, g->where);
+    } else if (!strcmp(g->where, "trained")) {
         snprintf(tok_path, sizeof tok_path, "%s/tokenizers-trained/%s.tokenizer.json", TP_TEST_DATA,
                  g->name);
         snprintf(gold_path, sizeof gold_path, "%s/tokenizers-trained/%s.golden.json", TP_TEST_DATA,
@@ -67,7 +70,23 @@ static void run_golden(const golden *g, int *failed) {
     }
     tp_tokenizer *t = NULL;
     tp_error err = {0};
-    if (tp_tokenizer_load(tok_path, NULL, &t, &err) != TP_OK) {
+    tp_status lst;
+    if (g->override) {
+        /* variant: the base tokenizer with top-level components replaced */
+        snprintf(gold_path, sizeof gold_path, "%s/tokenizers-variants/%s.golden.json", TP_TEST_DATA,
+                 g->name);
+        json_error_t je0;
+        json_t *base = json_load_file(tok_path, 0, &je0);
+        char *js = NULL;
+        if (base && !json_object_update(base, g->override)) js = json_dumps(base, JSON_COMPACT);
+        lst = js ? tp_tokenizer_load_json(js, strlen(js), &t, &err) : TP_FORMAT;
+        if (!js) snprintf(err.msg, sizeof err.msg, "cannot build variant from %.200s", tok_path);
+        free(js);
+        json_decref(base);
+    } else {
+        lst = tp_tokenizer_load(tok_path, NULL, &t, &err);
+    }
+    if (lst != TP_OK) {
         fprintf(stderr, "%s: cannot load %s: %s%s\n", g->name, tok_path, err.msg,
                 !strcmp(g->where, "cache") ? " (run tests/fetch-tokenizers.sh)" : "");
         *failed = 1;
@@ -165,6 +184,31 @@ static void test_goldens(void **state) {
         if (f) fprintf(stderr, "%s: FAILED\n", GOLDENS[i].name);
         failed |= f;
     }
+    /* Variants (tests/data/tokenizers-variants/variants.json): components no shipped tokenizer
+     * uses, checked against HF on the same base vocabularies. */
+    json_error_t je;
+    json_t *specs = json_load_file(TP_TEST_DATA "/tokenizers-variants/variants.json", 0, &je);
+    if (!specs) {
+        fprintf(stderr, "cannot load variants.json: %s\n", je.text);
+        failed = 1;
+    }
+    size_t i;
+    json_t *sp;
+    json_array_foreach(specs, i, sp) {
+        golden g = {json_string_value(json_object_get(sp, "name")),
+                    json_string_value(json_object_get(sp, "base")),
+                    json_object_get(sp, "override")};
+        if (!g.name || !g.where || !json_is_object(g.override)) {
+            failed = 1;
+            continue;
+        }
+        if (only && strcmp(only, g.name)) continue;
+        int f = 0;
+        run_golden(&g, &f);
+        if (f) fprintf(stderr, "%s: FAILED\n", g.name);
+        failed |= f;
+    }
+    json_decref(specs);
     assert_int_equal(failed, 0);
 }
 

@@ -441,11 +441,62 @@ static void test_config(void **state) {
     tp_tokenizer_free(t);
 }
 
+/* ---- pre-tokenizer split behaviors (examples from the HF docs) --------------------------- */
+
+static const char *WL_VOCAB =
+    "{\"type\":\"WordLevel\",\"unk_token\":\"?\",\"vocab\":{\"?\":0,\"the\":1,\"-\":2,\"final\":3,"
+    "\"countdown\":4,\"the-\":5,\"final-\":6,\"-final\":7,\"-countdown\":8,\"--\":9,\"Call \":10,"
+    "\"1\":11,\"2\":12,\"3\":13,\" please\":14,\"Hey\":15,\"friend\":16,\"!\":17,\"Hey friend\":18,"
+    "\"123\":19}}";
+
+static void expect_pretok(const char *pretok, const char *text, const int32_t *want, size_t n) {
+    char json[2048];
+    snprintf(json, sizeof json, "{\"pre_tokenizer\":%s,\"model\":%s}", pretok, WL_VOCAB);
+    tp_tokenizer *t = NULL;
+    tp_error err = {0};
+    if (tp_tokenizer_load_json(json, strlen(json), &t, &err) != TP_OK) fail_msg("%s", err.msg);
+    tp_encoding e = {0};
+    encode(t, text, NULL, NULL, &e);
+    if (e.len != n || memcmp(e.ids, want, n * sizeof *want)) {
+        fprintf(stderr, "pre_tokenizer %s on '%s': got", pretok, text);
+        for (size_t i = 0; i < e.len; i++)
+            fprintf(stderr, " %d", e.ids[i]);
+        fprintf(stderr, "\n");
+        fail();
+    }
+    tp_encoding_free(&e);
+    tp_tokenizer_free(t);
+}
+
+#define SPLIT(b)                                                                                   \
+    "{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":\"" b "\",\"invert\":false}"
+
+static void test_pretok_behaviors(void **state) {
+    (void)state;
+    const char *s = "the-final--countdown";
+    expect_pretok(SPLIT("Removed"), s, (const int32_t[]){1, 3, 4}, 3);
+    expect_pretok(SPLIT("Isolated"), s, (const int32_t[]){1, 2, 3, 2, 2, 4}, 6);
+    expect_pretok(SPLIT("MergedWithPrevious"), s, (const int32_t[]){5, 6, 2, 4}, 4);
+    expect_pretok(SPLIT("MergedWithNext"), s, (const int32_t[]){1, 7, 2, 8}, 4);
+    expect_pretok(SPLIT("Contiguous"), s, (const int32_t[]){1, 2, 3, 9, 4}, 5);
+    expect_pretok("{\"type\":\"Digits\",\"individual_digits\":true}", "Call 123 please",
+                  (const int32_t[]){10, 11, 12, 13, 14}, 5);
+    expect_pretok("{\"type\":\"Digits\",\"individual_digits\":false}", "Call 123 please",
+                  (const int32_t[]){10, 19, 14}, 3);
+    expect_pretok("{\"type\":\"Whitespace\"}", "Hey friend!", (const int32_t[]){15, 16, 17}, 3);
+    expect_pretok("{\"type\":\"WhitespaceSplit\"}", "Hey friend!", (const int32_t[]){15, 0}, 2);
+    expect_pretok("{\"type\":\"Punctuation\"}", "Hey friend!!", (const int32_t[]){18, 17, 17}, 3);
+    /* invert: the matches are the pieces, the rest is the delimiter */
+    expect_pretok("{\"type\":\"Split\",\"pattern\":{\"Regex\":\"[a-z]+\"},\"behavior\":\"Removed\","
+                  "\"invert\":true}",
+                  s, (const int32_t[]){1, 3, 4}, 3);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_truncation),   cmocka_unit_test(test_errors),
         cmocka_unit_test(test_random_input), cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_config),       cmocka_unit_test(test_pretok_behaviors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -184,7 +184,9 @@ static tp_status parse_modules(tp_modeldir *md, json_t *mods, tp_error *err) {
         const char *rel = json_is_string(jp) ? json_string_value(jp) : "";
         if (strstr(rel, "..")) return tp_fail(err, TP_FORMAT, "%s/modules.json: bad path", md->dir);
         char path[4096];
-        snprintf(path, sizeof path, "%s%s%s", md->dir, rel[0] ? "/" : "", rel);
+        int pl = snprintf(path, sizeof path, "%s%s%s", md->dir, rel[0] ? "/" : "", rel);
+        if (pl < 0 || (size_t)pl >= sizeof path)
+            return tp_fail(err, TP_INVALID, "%s/modules.json: module path too long", md->dir);
         tp_status st = TP_OK;
         if (!strcmp(cls, "Transformer")) {
             /* the model itself */

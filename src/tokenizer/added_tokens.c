@@ -16,7 +16,8 @@ static int jb(json_t *o, const char *k) {
     return json_is_true(json_object_get(o, k));
 }
 
-tp_status tk_added_load(json_t *arr, const tk_norm *nm, tk_added_vocab *av, tp_error *err) {
+tp_status tk_added_load(json_t *arr, const tk_norm *nm, const tk_model *model, tk_added_vocab *av,
+                        tp_error *err) {
     memset(av, 0, sizeof *av);
     av->max_id = -1;
     if (tk_trie_init(&av->raw) || tk_trie_init(&av->norm) || tk_smap_init(&av->by_content, 16))
@@ -27,26 +28,50 @@ tp_status tk_added_load(json_t *arr, const tk_norm *nm, tk_added_vocab *av, tp_e
     size_t n = json_array_size(arr);
     av->v = calloc(n ? n : 1, sizeof *av->v);
     if (!av->v) return tp_fail(err, TP_NOMEM, "out of memory");
+    /* Ids are assigned as HF's AddedVocabulary::add_tokens does when it reads the file (the "id"
+     * fields are not trusted): in file order, empty and repeated contents skipped, a content in
+     * the model vocab takes that id, else max(added ids) + 1, starting at the model vocab size. */
+    size_t model_size = model->kind == TK_UNIGRAM ? model->vocab.n : model->vocab.map.n;
+    tk_smap seen;
+    if (tk_smap_init(&seen, n)) return tp_fail(err, TP_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(arr, i);
-        json_t *c = json_object_get(e, "content"), *id = json_object_get(e, "id");
-        if (!json_is_string(c) || !json_is_integer(id) || json_integer_value(id) < 0 ||
-            json_integer_value(id) > INT32_MAX - 1)
+        json_t *c = json_object_get(e, "content");
+        if (!json_is_string(c)) {
+            tk_smap_free(&seen);
             return tp_fail(err, TP_FORMAT, "tokenizer.json: added token %zu is malformed", i);
+        }
+        size_t len = json_string_length(c);
+        const char *str = json_string_value(c);
+        if (len == 0 || tk_smap_get(&seen, str, len) >= 0) continue;
+        int32_t id = tk_smap_get(&model->vocab.map, str, len);
+        if (id < 0) {
+            if (av->max_id < 0)
+                id = (int32_t)model_size;
+            else if ((size_t)av->max_id >= model_size || model_size == 0)
+                id = av->max_id + 1;
+            else
+                id = (int32_t)model_size;
+        }
         tk_added *t = &av->v[av->n++];
-        t->len = json_string_length(c);
-        t->content = malloc(t->len + 1);
-        if (!t->content) return tp_fail(err, TP_NOMEM, "out of memory");
-        memcpy(t->content, json_string_value(c), t->len);
-        t->content[t->len] = 0;
-        t->id = (int32_t)json_integer_value(id);
+        t->len = len;
+        t->content = malloc(len + 1);
+        if (!t->content || tk_smap_put(&seen, str, len, id)) {
+            tk_smap_free(&seen);
+            return tp_fail(err, TP_NOMEM, "out of memory");
+        }
+        memcpy(t->content, str, len);
+        t->content[len] = 0;
+        t->id = id;
         t->special = (uint8_t)jb(e, "special");
         t->single_word = (uint8_t)jb(e, "single_word");
         t->lstrip = (uint8_t)jb(e, "lstrip");
         t->rstrip = (uint8_t)jb(e, "rstrip");
-        t->normalized = (uint8_t)jb(e, "normalized");
+        json_t *nz = json_object_get(e, "normalized");
+        t->normalized = (uint8_t)(json_is_boolean(nz) ? json_is_true(nz) : !t->special);
         if (t->id > av->max_id) av->max_id = t->id;
     }
+    tk_smap_free(&seen);
     qsort(av->v, av->n, sizeof *av->v, cmp_id);
     tk_ws w;
     tk_buf nb = {0};
@@ -67,10 +92,23 @@ tp_status tk_added_load(json_t *arr, const tk_norm *nm, tk_added_vocab *av, tp_e
             av->has_raw = 1;
             continue;
         }
-        if (tk_norm_run(nm, t->content, t->len, &nb, &w) ||
-            tk_trie_add(&av->norm, nb.p, nb.len, (int32_t)i))
+        if (tk_norm_run(nm, t->content, t->len, &nb, &w, NULL) ||
+            tk_trie_add(&av->norm, nb.p, nb.len, (int32_t)i)) {
             st = tp_fail(err, TP_NOMEM, "out of memory");
+            break;
+        }
         av->has_norm = 1;
+        /* HF keeps the normalized content: id_to_token and decode return it. */
+        char *nc = malloc(nb.len + 1);
+        if (!nc) {
+            st = tp_fail(err, TP_NOMEM, "out of memory");
+            break;
+        }
+        memcpy(nc, nb.p ? nb.p : "", nb.len);
+        nc[nb.len] = 0;
+        free(t->content);
+        t->content = nc;
+        t->len = nb.len;
     }
     tk_buf_free(&nb);
     tk_ws_free(&w);

@@ -306,6 +306,46 @@ static int run_replace(const tk_norm *nm, const char *s, size_t n, tk_buf *out, 
     return tk_buf_add(out, s + pos, n - pos);
 }
 
+/* Whether the first char of s keeps an alignment starting at its original offset through this
+ * normalizer (HF NormalizedString alignments). Metaspace prepend_scheme "first" depends on it:
+ * a removed first char, or a multi-char match replaced at the start, moves the start away. */
+static int first_survives(const tk_norm *nm, const char *s, size_t n, tk_ws *w) {
+    size_t l;
+    uint32_t c = tk_u8dec(s, &l);
+    switch (nm->kind) {
+    case N_BERT: {
+        if (nm->clean_text && (c == 0 || c == 0xFFFD || tk_is_control(c))) return 0;
+        int strip = nm->strip_accents < 0 ? nm->lowercase : nm->strip_accents;
+        if (!strip || c < 0x300) return 1;
+        utf8proc_int32_t d[32];
+        int bc = 0;
+        utf8proc_ssize_t k =
+            utf8proc_decompose_char((utf8proc_int32_t)c, d, 32, UTF8PROC_DECOMPOSE, &bc);
+        for (utf8proc_ssize_t q = 0; q < k && q < 32; q++)
+            if (!tk_is_mark_nonspacing((uint32_t)d[q])) return 1;
+        return k <= 0;
+    }
+    case N_STRIP_ACCENTS:
+        return !tk_is_mark(c);
+    case N_STRIP:
+        return !(nm->strip_left && tk_is_whitespace(c));
+    case N_REPLACE: {
+        size_t ms = 0, me = 0;
+        if (nm->lit) {
+            if (nm->lit_len == 0 || n < nm->lit_len || memcmp(s, nm->lit, nm->lit_len)) return 1;
+            me = nm->lit_len;
+        } else if (!tk_regex_next(&nm->re, w, s, n, 0, &ms, &me) || ms != 0 || me == 0) {
+            return 1;
+        }
+        return nm->content_len > 0 && me == l;
+    }
+    case N_PRECOMPILED:
+        return !nm->pc || !tk_precompiled_drops_first(nm->pc, s, n);
+    default:
+        return 1;
+    }
+}
+
 static int run_one(const tk_norm *nm, const char *s, size_t n, tk_buf *out, tk_ws *w) {
     switch (nm->kind) {
     case N_BERT:
@@ -366,12 +406,15 @@ static int run_one(const tk_norm *nm, const char *s, size_t n, tk_buf *out, tk_w
     return -1;
 }
 
-int tk_norm_run(const tk_norm *nm, const char *s, size_t n, tk_buf *out, tk_ws *w) {
+int tk_norm_run(const tk_norm *nm, const char *s, size_t n, tk_buf *out, tk_ws *w, int *lead) {
     out->len = 0;
     if (tk_buf_reserve(out, n)) return -1;
     out->p[0] = 0;
     if (!nm) return tk_buf_add(out, s, n);
-    if (nm->kind != N_SEQ) return run_one(nm, s, n, out, w);
+    if (nm->kind != N_SEQ) {
+        if (lead && *lead && n && !first_survives(nm, s, n, w)) *lead = 0;
+        return run_one(nm, s, n, out, w);
+    }
     if (nm->n_subs == 0) return tk_buf_add(out, s, n);
     const char *cur = s;
     size_t cur_n = n;
@@ -380,6 +423,7 @@ int tk_norm_run(const tk_norm *nm, const char *s, size_t n, tk_buf *out, tk_ws *
         dst->len = 0;
         if (tk_buf_reserve(dst, cur_n)) return -1;
         dst->p[0] = 0;
+        if (lead && *lead && cur_n && !first_survives(nm->subs[i], cur, cur_n, w)) *lead = 0;
         if (run_one(nm->subs[i], cur, cur_n, dst, w)) return -1;
         cur = dst->p;
         cur_n = dst->len;

@@ -123,6 +123,28 @@ static int transform(const tk_precompiled *p, const char *s, size_t n, tk_buf *o
     return tk_buf_add(out, r, strlen(r)) ? -1 : 1;
 }
 
+static size_t first_grapheme(const char *s, size_t n) {
+    size_t l;
+    utf8proc_int32_t state = 0;
+    uint32_t prev = tk_u8dec(s, &l);
+    size_t e = l;
+    while (e < n) {
+        uint32_t c = tk_u8dec(s + e, &l);
+        if (utf8proc_grapheme_break_stateful((utf8proc_int32_t)prev, (utf8proc_int32_t)c, &state))
+            break;
+        prev = c;
+        e += l;
+    }
+    return e;
+}
+
+int tk_precompiled_drops_first(const tk_precompiled *p, const char *s, size_t n) {
+    size_t e = first_grapheme(s, n);
+    long v = e < 6 ? first_prefix(p, s, e) : -1;
+    if (v < 0) v = first_prefix(p, s, tk_u8len((unsigned char)s[0]));
+    return v >= 0 && (size_t)v < p->norm_len && p->norm[v] == 0;
+}
+
 int tk_precompiled_run(const tk_precompiled *p, const char *s, size_t n, tk_buf *out) {
     size_t i = 0;
     while (i < n) {

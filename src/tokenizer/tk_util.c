@@ -369,7 +369,7 @@ int tk_is_alnum(uint32_t c) {
 
 int tk_is_word_char(uint32_t c) {
     if (c < 0x80) return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c == '_';
-    if (c == 0x200C || c == 0x200D) return 1;
+    if (c == 0x200C || c == 0x200D) return 1; /* Rust regex \w includes Join_Control */
     utf8proc_category_t k = cat(c);
     return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_ME) || k == UTF8PROC_CATEGORY_ND ||
            k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_PC || (c >= 0x24B6 && c <= 0x24E9);
@@ -410,11 +410,75 @@ int tk_lower_cp(tk_buf *out, uint32_t c) {
 
 /* ---- regex -------------------------------------------------------------------------------- */
 
+/* HF runs its regexes on Oniguruma, whose Unicode \w is the Word property (letters, marks,
+ * decimal digits, Nl, connector punctuation) and \s the White_Space property.
+ * PCRE2's UCP \w lacks the marks, so the shorthands are spelled out. */
+#define ONIG_W "\\p{L}\\p{M}\\p{Nd}\\p{Nl}\\p{Pc}"
+#define ONIG_S                                                                                     \
+    "\\t\\n\\x{0B}\\f\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{"   \
+    "202F}\\x{205F}\\x{3000}"
+
+static int translate_pattern(const char *p, size_t n, tk_buf *o) {
+    int in_class = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '\\' && i + 1 < n) {
+            char d = p[i + 1];
+            const char *set = d == 'w' || d == 'W' ? ONIG_W : d == 's' || d == 'S' ? ONIG_S : NULL;
+            int neg = d == 'W' || d == 'S';
+            if (set && !(in_class && neg)) {
+                if (!in_class && (tk_buf_add(o, neg ? "[^" : "[", neg ? 2 : 1))) return -1;
+                if (tk_buf_add(o, set, strlen(set))) return -1;
+                if (!in_class && tk_buf_add(o, "]", 1)) return -1;
+            } else if (tk_buf_add(o, p + i, 2)) {
+                return -1;
+            }
+            i++;
+            continue;
+        }
+        if (!in_class && c == '[') {
+            in_class = 1;
+            if (tk_buf_add(o, "[", 1)) return -1;
+            /* a ']' right after '[' or '[^' is literal */
+            if (i + 1 < n && p[i + 1] == '^') {
+                if (tk_buf_add(o, "^", 1)) return -1;
+                i++;
+            }
+            if (i + 1 < n && p[i + 1] == ']') {
+                if (tk_buf_add(o, "]", 1)) return -1;
+                i++;
+            }
+            continue;
+        }
+        if (in_class && c == '[' && i + 1 < n && p[i + 1] == ':') {
+            /* POSIX class [:name:] inside a class */
+            size_t k = i + 2;
+            while (k + 1 < n && !(p[k] == ':' && p[k + 1] == ']'))
+                k++;
+            if (k + 1 < n) {
+                if (tk_buf_add(o, p + i, k + 2 - i)) return -1;
+                i = k + 1;
+                continue;
+            }
+        }
+        if (in_class && c == ']') in_class = 0;
+        if (tk_buf_add(o, &c, 1)) return -1;
+    }
+    return 0;
+}
+
 tp_status tk_regex_compile(tk_regex *r, const char *pat, size_t n, const char *what,
                            tp_error *err) {
     int ec;
     PCRE2_SIZE eo;
-    r->code = pcre2_compile((PCRE2_SPTR)pat, n, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
+    tk_buf tr = {0};
+    if (translate_pattern(pat, n, &tr)) {
+        tk_buf_free(&tr);
+        return tp_fail(err, TP_NOMEM, "out of memory");
+    }
+    r->code = pcre2_compile((PCRE2_SPTR)(tr.p ? tr.p : ""), tr.len, PCRE2_UTF | PCRE2_UCP, &ec, &eo,
+                            NULL);
+    tk_buf_free(&tr);
     if (!r->code) {
         PCRE2_UCHAR msg[128];
         pcre2_get_error_message(ec, msg, sizeof msg);

@@ -144,11 +144,13 @@ static tp_status read_config(const char *path, cfg_flags *f, tp_error *err) {
         json_t *v = json_object_get(j, "add_prefix_space");
         f->add_prefix_space = json_is_true(v);
     }
-    if (class_in(cls, llama)) {
-        json_t *v = json_object_get(j, "add_bos_token");
-        f->add_bos = json_is_boolean(v) ? json_is_true(v) : 1;
-        v = json_object_get(j, "add_eos_token");
-        f->add_eos = json_is_boolean(v) ? json_is_true(v) : 0;
+    /* Only a config that sets add_bos_token / add_eos_token rebuilds the template: without them
+     * transformers keeps tokenizer.json's post-processor (the llama-embed fixture's golden, made
+     * by transformers 5.17, keeps its `<s> $A </s>` template). */
+    json_t *jb = json_object_get(j, "add_bos_token"), *jeos = json_object_get(j, "add_eos_token");
+    if (class_in(cls, llama) && (json_is_boolean(jb) || json_is_boolean(jeos))) {
+        f->add_bos = json_is_boolean(jb) ? json_is_true(jb) : 1;
+        f->add_eos = json_is_boolean(jeos) ? json_is_true(jeos) : 0;
         const char *b = token_content(json_object_get(j, "bos_token"));
         const char *e = token_content(json_object_get(j, "eos_token"));
         snprintf(f->bos, sizeof f->bos, "%s", b ? b : "");
@@ -192,7 +194,7 @@ static tp_status load_impl(const char *json, size_t len, const cfg_flags *cf, tp
     if (st == TP_OK && (v = json_object_get(j, "decoder")) && !json_is_null(v))
         st = tk_dec_load(v, &t->dec, err);
     if (st == TP_OK)
-        st = tk_added_load(json_object_get(j, "added_tokens"), t->norm, &t->added, err);
+        st = tk_added_load(json_object_get(j, "added_tokens"), t->norm, t->model, &t->added, err);
     json_decref(j);
     if (st == TP_OK && cf->llama) {
         int32_t bos = cf->bos[0] ? tp_tokenizer_token_to_id(t, cf->bos) : -1;
@@ -279,15 +281,16 @@ static int encode_seq(const tp_tokenizer *t, const char *s, size_t n, tk_ids *id
         }
         const char *ns = ps;
         size_t nn = pc.len;
+        int lead = pc.first;
         if (t->norm) {
-            if (tk_norm_run(t->norm, ps, pc.len, &w->norm_out, w)) return -1;
+            if (tk_norm_run(t->norm, ps, pc.len, &w->norm_out, w, &lead)) return -1;
             ns = w->norm_out.p;
             nn = w->norm_out.len;
         }
         if (nn == 0) continue;
         if (t->added.has_norm) {
-            if (tk_added_split(&t->added, &t->added.norm, ns, nn, pc.first, p1)) return -1;
-        } else if (tk_pieces_push(p1, ns, nn, -1, pc.first)) {
+            if (tk_added_split(&t->added, &t->added.norm, ns, nn, lead, p1)) return -1;
+        } else if (tk_pieces_push(p1, ns, nn, -1, lead)) {
             return -1;
         }
     }

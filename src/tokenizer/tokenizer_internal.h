@@ -192,8 +192,9 @@ typedef struct tk_dec tk_dec;
 
 tp_status tk_norm_load(json_t *j, tk_norm **out, tp_error *err);
 void tk_norm_free(tk_norm *n);
-/* Normalizes s[0..n) into out (cleared first). */
-int tk_norm_run(const tk_norm *nm, const char *s, size_t n, tk_buf *out, tk_ws *w);
+/* Normalizes s[0..n) into out (cleared first). `lead` (may be NULL): cleared when the output's
+ * first char no longer aligns with the input's first char (see first_survives). */
+int tk_norm_run(const tk_norm *nm, const char *s, size_t n, tk_buf *out, tk_ws *w, int *lead);
 /* BertNormalizer flags overridable from tokenizer_config.json: lowercase/chinese -1 leave;
  * strip_accents -2 leave, -1 null (follows lowercase), 0/1. */
 void tk_norm_bert_override(tk_norm *nm, int lowercase, int strip_accents, int chinese);
@@ -203,6 +204,8 @@ typedef struct tk_precompiled tk_precompiled;
 tp_status tk_precompiled_load(const char *b64, size_t n, tk_precompiled **out, tp_error *err);
 void tk_precompiled_free(tk_precompiled *p);
 int tk_precompiled_run(const tk_precompiled *p, const char *s, size_t n, tk_buf *out);
+/* 1 when the charsmap maps the first grapheme (or its first char) to nothing. */
+int tk_precompiled_drops_first(const tk_precompiled *p, const char *s, size_t n);
 
 tp_status tk_pretok_load(json_t *j, tk_pretok **out, tp_error *err);
 void tk_pretok_free(tk_pretok *p);
@@ -291,7 +294,8 @@ typedef struct tk_added_vocab {
     tk_smap by_content; /* content -> index into v */
     int32_t max_id;
 } tk_added_vocab;
-tp_status tk_added_load(json_t *arr, const tk_norm *nm, tk_added_vocab *av, tp_error *err);
+tp_status tk_added_load(json_t *arr, const tk_norm *nm, const tk_model *model, tk_added_vocab *av,
+                        tp_error *err);
 void tk_added_free(tk_added_vocab *av);
 /* Splits s[0..n) into pieces of `out` using trie `tr` (raw or norm): token pieces get id >= 0. */
 int tk_added_split(const tk_added_vocab *av, const tk_trie *tr, const char *s, size_t n, int first,
