@@ -33,7 +33,7 @@ typedef enum tp_status {
 
 typedef struct tp_error {
     tp_status code;
-    char msg[256];
+    char msg[1024]; /* one line: "<file or what>: <problem>" */
 } tp_error;
 
 const char *tp_status_str(tp_status s);

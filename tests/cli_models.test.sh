@@ -212,8 +212,8 @@ fs.writeFileSync(p, JSON.stringify(c, null, 2));
 echo '"x"' | "$TP" classify "$WORK/unknown-arch" > /dev/null 2> "$WORK/e.txt"
 rc=$?
 if [ $rc -ne 0 ] && grep -q "FrobnicatorForSequenceClassification" "$WORK/e.txt" &&
-   grep -q "supported: .*Bert, " "$WORK/e.txt" && grep -q "DistilBert" "$WORK/e.txt" &&
-   grep -q "ModernBert" "$WORK/e.txt" && grep -q "XLMRoberta" "$WORK/e.txt" &&
+   grep -q "supported: BertModel, " "$WORK/e.txt" && grep -q "DistilBertForSequenceClassification" "$WORK/e.txt" &&
+   grep -q "ModernBertModel" "$WORK/e.txt" && grep -q "Qwen2ForRewardModel" "$WORK/e.txt" && grep -q "XLMRoberta" "$WORK/e.txt" &&
    ! grep -qi "sanitizer\|segmentation" "$WORK/e.txt"; then
   ok "unknown architecture -> $(head -c 300 "$WORK/e.txt")"
 else

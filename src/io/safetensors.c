@@ -442,3 +442,17 @@ tp_status tp_weights_f32(tp_weights *w, const char *name, int ndim, const int64_
     *out = f;
     return TP_OK;
 }
+
+void tp_weights_release(tp_weights *w, const float *data) {
+    if (!w || !data) return;
+    for (size_t i = 0; i < w->n; i++) {
+        tp_tensor *t = &w->t[i];
+        if (t->raw != (const void *)data || t->f32) continue;
+        size_t esize = t->dtype == TP_DT_F32 ? 4 : 2;
+        uintptr_t lo = (uintptr_t)t->raw, hi = lo + (uintptr_t)t->numel * esize;
+        long pg = sysconf(_SC_PAGESIZE);
+        uintptr_t a = (lo + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1), b = hi & ~((uintptr_t)pg - 1);
+        if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+        return;
+    }
+}

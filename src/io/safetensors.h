@@ -50,4 +50,10 @@ void tp_weights_set_prefix(tp_weights *w, const char *prefix);
 const char *tp_weights_detect_prefix(const tp_weights *w, const char *const *prefixes,
                                      const char *probe);
 
+/* Tells the reader a tensor's float32 data (as returned by tp_weights_f32) is no longer needed in
+ * memory, e.g. after a linear layer packed its own copy. Pages of the read-only mapping are given
+ * back to the kernel (they are re-read from the file if touched again); converted copies are kept,
+ * since other users (tied embeddings) may still hold them. Unknown pointers are ignored. */
+void tp_weights_release(tp_weights *w, const float *data);
+
 #endif

@@ -217,9 +217,10 @@ INLINE T512 void ukr_f32(const int mr, const float *a, size_t lda, const float *
         break;                                                                                     \
     }
 
-/* k is cut into chunks of KC so that a chunk of the B panel (KC x 32 floats, 32 KiB) stays in L1
- * while every row tile of the block streams past it; partial sums go through y (L2). */
-#define KC 256
+/* k may be cut into chunks of KC so that a chunk of the B panel (KC x 32 floats) stays in L1 while
+ * every row tile of the block streams past it; partial sums go through y (L2). KC = 256 could not
+ * be measured on an idle machine yet (inconclusive under load), so chunking is off: one chunk. */
+#define KC (1 << 28)
 
 T512 void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0, int m1, int p0,
                              int p1, float *y, int ldy, const tp_epi *e) {

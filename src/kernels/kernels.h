@@ -39,8 +39,9 @@ typedef enum {
     TP_EPI_SILU,
 } tp_epi_act;
 
-/* y = act(x W^T + b) + res, fused in the GEMM epilogue. res is [m][n] (row stride n) or NULL and
- * may alias y (not x). Same numerics as tp_linear_fwd followed by the activation and the add. */
+/* y = act(x W^T + b) + res, fused in the GEMM epilogue. res is [m][n] (row stride n) or NULL;
+ * it must not alias x or y (y holds partial sums). Same numerics as tp_linear_fwd followed by the
+ * activation and the add. */
 void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, float *y,
                       tp_epi_act act, const float *res);
 /* Activation over n floats (vectorized where the CPU allows). */

@@ -309,8 +309,16 @@ tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load
         memcpy(L->qkv_b + h, kb, (size_t)h * 4);
         memcpy(L->qkv_b + 2 * h, vb, (size_t)h * 4);
         L->qkv = (tp_linear){.w = L->qkv_w, .b = L->qkv_b, .n = 3 * h, .k = h};
-        if ((s = tp_linear_prepare(&L->qkv, o->lin_kind, err)) ||
-            (s = tp_model_linear(w, &L->attn_out, h, h, 1, o, err, "%s",
+        if ((s = tp_linear_prepare(&L->qkv, o->lin_kind, err))) goto fail;
+        /* the packed copy is all the forward pass reads: drop the fused and mapped sources */
+        free(L->qkv_w);
+        free(L->qkv_b);
+        L->qkv_w = L->qkv_b = NULL;
+        L->qkv.w = L->qkv.b = NULL;
+        const float *qkv_src[] = {qw, kw, vw, qb, kb, vb};
+        for (size_t q = 0; q < sizeof qkv_src / sizeof qkv_src[0]; q++)
+            tp_weights_release(w, qkv_src[q]);
+        if ((s = tp_model_linear(w, &L->attn_out, h, h, 1, o, err, "%s",
                                  lname(nb, sizeof nb, nm->attn_out, l))) ||
             (s = tp_model_linear(w, &L->inter, m->inter_size, h, 1, o, err, "%s",
                                  lname(nb, sizeof nb, nm->inter, l))) ||

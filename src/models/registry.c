@@ -44,14 +44,6 @@ static const struct {
     {"ModernBertForSequenceClassification", NULL, tp_modernbert_load},
 };
 
-/* Length of the family part of an architecture name: before "For..." or a trailing "Model". */
-static size_t family_len(const char *arch) {
-    const char *cut = strstr(arch, "For");
-    size_t n = cut ? (size_t)(cut - arch) : strlen(arch);
-    if (!cut && n > 5 && !strcmp(arch + n - 5, "Model")) n -= 5;
-    return n;
-}
-
 tp_status tp_model_load(const tp_modeldir *md, tp_weights *w, const tp_model_load_opts *o,
                         tp_model **out, tp_error *err) {
     *out = NULL;
@@ -63,23 +55,15 @@ tp_status tp_model_load(const tp_modeldir *md, tp_weights *w, const tp_model_loa
         for (size_t i = 0; i < n; i++)
             if (registry[i].model_type && !strcmp(md->model_type, registry[i].model_type))
                 return registry[i].load(md, w, o, out, err);
-    /* Every architecture name would not fit tp_error's 256 bytes: list the families (the name
-     * before "For..." or a trailing "Model"), each once, and put the folder last. */
-    char list[512] = "";
+    char list[768] = "";
     for (size_t i = 0; i < n; i++) {
-        const char *a = registry[i].arch;
-        size_t fl = family_len(a);
-        int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = family_len(registry[j].arch) == fl && !strncmp(registry[j].arch, a, fl);
         size_t l = strlen(list);
-        if (!seen) snprintf(list + l, sizeof list - l, "%s%.*s", l ? ", " : "", (int)fl, a);
+        snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", registry[i].arch);
     }
     return tp_fail(err, TP_UNSUPPORTED,
-                   "unsupported architecture '%s' (model_type '%s'); supported: %s (as ...Model, "
-                   "...ForSequenceClassification, ...) in %s/config.json",
-                   md->architecture[0] ? md->architecture : "(none)", md->model_type, list,
-                   md->dir);
+                   "%s/config.json: unsupported architecture '%s' (model_type '%s'); supported: %s",
+                   md->dir, md->architecture[0] ? md->architecture : "(none)", md->model_type,
+                   list);
 }
 
 void tp_model_free(tp_model *m) {
@@ -116,5 +100,10 @@ tp_status tp_model_linear(tp_weights *w, tp_linear *l, int n, int k, int bias,
         s = tp_weights_f32(w, name, 1, bs, &l->b, err);
         if (s != TP_OK) return s;
     }
-    return tp_linear_prepare(l, o ? o->lin_kind : TP_LIN_F32, err);
+    s = tp_linear_prepare(l, o ? o->lin_kind : TP_LIN_F32, err);
+    if (s == TP_OK) { /* the packed copy is all the forward pass reads */
+        tp_weights_release(w, l->w);
+        tp_weights_release(w, l->b);
+    }
+    return s;
 }
