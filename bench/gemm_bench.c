@@ -46,7 +46,10 @@ static int n_rows;
 
 typedef void (*run_fn)(void *ctx);
 
+static const char *only; /* --only: run the backends whose name contains this */
+
 static void measure(const char *backend, int m, int n, int k, run_fn fn, void *ctx, int quick) {
+    if (only && !strstr(backend, only)) return;
     double flop = 2.0 * m * n * k, t[5];
     fn(ctx); /* warm-up */
     double t0 = now();
@@ -93,7 +96,7 @@ static void run_tp(void *v) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, quick = 0;
+    int threads = 2, quick = 0, one_shape[3] = {0, 0, 0};
     const char *json = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -102,6 +105,11 @@ int main(int argc, char **argv) {
             quick = 1;
         else if (!strcmp(argv[i], "--json") && i + 1 < argc)
             json = argv[++i];
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--shape") && i + 1 < argc &&
+                 sscanf(argv[++i], "%dx%dx%d", &one_shape[0], &one_shape[1], &one_shape[2]) != 3)
+            one_shape[0] = 0;
     }
     /* M x K x N: the square ceiling, bert-base layer shapes at 512 tokens (one sorted batch of 32
      * workload sentences) and at 4096 tokens (the shared bench's shapes, MiniLM width). */
@@ -110,6 +118,7 @@ int main(int argc, char **argv) {
         {512, 3072, 768},   {4096, 384, 1152}, {4096, 1536, 384}, {16, 384, 1536},
     };
     int n_shapes = quick ? 3 : (int)(sizeof shapes / sizeof shapes[0]);
+    if (one_shape[0] > 0) n_shapes = 1;
     void *blis = dlopen("/usr/lib/x86_64-linux-gnu/blis-openmp/libblis.so.4",
                         RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
     if (!blis) blis = dlopen("libblis.so.4", RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
@@ -124,7 +133,8 @@ int main(int argc, char **argv) {
     printf("# cpu level %s, bf16 %d, vnni %d, threads %d\n", tp_cpu_level_name(tp_cpu_level_get()),
            tp_cpu_has_bf16(), tp_cpu_has_vnni(), threads);
     for (int s = 0; s < n_shapes; s++) {
-        int m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+        const int *sh = one_shape[0] > 0 ? one_shape : shapes[s];
+        int m = sh[0], k = sh[1], n = sh[2];
         float *x = malloc((size_t)m * k * 4), *w = malloc((size_t)n * k * 4),
               *y = malloc((size_t)m * n * 4);
         if (!x || !w || !y) return 1;

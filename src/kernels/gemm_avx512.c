@@ -220,7 +220,9 @@ INLINE T512 void ukr_f32(const int mr, const float *a, size_t lda, const float *
 /* k may be cut into chunks of KC so that a chunk of the B panel (KC x 32 floats) stays in L1 while
  * every row tile of the block streams past it; partial sums go through y (L2). KC = 256 could not
  * be measured on an idle machine yet (inconclusive under load), so chunking is off: one chunk. */
-#define KC (1 << 28)
+#include <stdlib.h>
+static int KC_v = -1;
+#define KC (KC_v < 0 ? (KC_v = getenv("TP_KC") ? atoi(getenv("TP_KC")) : (1 << 28)) : KC_v)
 
 T512 void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0, int m1, int p0,
                              int p1, float *y, int ldy, const tp_epi *e) {

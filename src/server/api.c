@@ -78,7 +78,7 @@ static void reply_error(tp_http_resp *rs, int status, const char *param, const c
     __attribute__((format(printf, 4, 5)));
 
 static void reply_error(tp_http_resp *rs, int status, const char *param, const char *fmt, ...) {
-    char msg[512];
+    char msg[1536]; /* room for an engine message (tp_error.msg) and our context */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,10 @@ struct tp_server {
     struct MHD_Daemon *d;
     int port;
     int stopped;
+    pthread_mutex_t log_mu;
+    char last_log[512];
+    double last_log_t;
+    unsigned long log_repeats;
 };
 
 /* Per-request state, from the first header callback to the completion notice. */
@@ -51,6 +56,8 @@ static void logf_(tp_server *s, const char *fmt, ...) {
     s->o.log(s->o.log_ctx, msg);
 }
 
+/* libmicrohttpd's messages, with repeats folded: under overload the same line ("Server reached
+ * connection limit") can come thousands of times a second. */
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
     tp_server *s = cls;
     if (!s->o.log) return;
@@ -59,7 +66,22 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = 0;
-    s->o.log(s->o.log_ctx, msg);
+    pthread_mutex_lock(&s->log_mu);
+    double now = tp_now();
+    if (!strcmp(msg, s->last_log) && now - s->last_log_t < 10) {
+        s->log_repeats++;
+    } else {
+        if (s->log_repeats) {
+            char rep[600];
+            snprintf(rep, sizeof rep, "%s (repeated %lu more times)", s->last_log, s->log_repeats);
+            s->o.log(s->o.log_ctx, rep);
+        }
+        s->o.log(s->o.log_ctx, msg);
+        snprintf(s->last_log, sizeof s->last_log, "%s", msg);
+        s->last_log_t = now;
+        s->log_repeats = 0;
+    }
+    pthread_mutex_unlock(&s->log_mu);
 }
 
 /* The client is gone when its socket reports EOF or an error. Pipelined bytes (a next request
@@ -231,6 +253,7 @@ tp_status tp_server_start(tp_engine *engine, const tp_server_opts *opts, tp_serv
     if (!s) return tp_fail(err, TP_NOMEM, "out of memory");
     s->o = *opts;
     s->engine = engine;
+    pthread_mutex_init(&s->log_mu, NULL);
     if (!s->o.host) s->o.host = "127.0.0.1";
     if (s->o.max_batch_tokens <= 0) s->o.max_batch_tokens = 16384;
     if (s->o.max_concurrent <= 0) s->o.max_concurrent = 512;
@@ -276,7 +299,7 @@ tp_status tp_server_start(tp_engine *engine, const tp_server_opts *opts, tp_serv
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     /* Connections beyond the concurrency limit are still accepted so that they get a 429
      * instead of a refused connection. */
-    unsigned conn_limit = (unsigned)s->o.max_concurrent + 256;
+    unsigned conn_limit = (unsigned)s->o.max_concurrent + 1024;
     s->d = MHD_start_daemon(
         flags, (uint16_t)s->o.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         s, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
@@ -332,5 +355,6 @@ void tp_server_free(tp_server *s) {
     tp_app_free(s->app);
     tp_metrics_free(s->metrics);
     free(s->model_name);
+    pthread_mutex_destroy(&s->log_mu);
     free(s);
 }

@@ -95,6 +95,21 @@ test('a 50 MB body: 413, connection survives for the next client', async () => {
   });
   assertError(r, 413);
   await stillServing();
+  // A Content-Length far above any limit is refused as soon as the headers arrive.
+  const raw = await new Promise((resolve, reject) => {
+    const u = new URL(env.embed);
+    const s = net.connect(Number(u.port), u.hostname, () => s.write(
+      `POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nContent-Length: 900000000\r\n\r\n{"in`));
+    let buf = '';
+    s.on('data', (d) => { buf += d; });
+    s.on('close', () => resolve(buf));
+    s.on('error', reject);
+  });
+  assert.match(raw, /^HTTP\/1\.1 413/);
+  assert.match(raw, /Connection: close/i);
+  assertError({ status: 413, text: '', json: JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) },
+    413);
+  await stillServing();
 });
 
 test('invalid UTF-8 in the body: 400', async () => {
@@ -204,4 +219,59 @@ test('a client that disconnects has its queued work dropped', async () => {
   assert.equal(depth, 0);
   const r = await http(env.cls, '/classify', { body: { input: 'still here' } });
   assert.equal(r.status, 200);
+});
+
+// Raw HTTP/1.1 over one socket: returns the concatenated response bytes once `want` responses
+// (counted by status lines) have arrived and their bodies are complete.
+function rawExchange(url, payload, want) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const s = net.connect(Number(u.port), u.hostname, () => s.write(payload));
+    let buf = '';
+    const done = () => {
+      const parts = buf.split(/(?=HTTP\/1\.1 \d{3})/);
+      if (parts.length < want) return false;
+      return parts.every((p) => {
+        const m = p.match(/content-length: (\d+)\r\n/i);
+        const i = p.indexOf('\r\n\r\n');
+        return m && i >= 0 && Buffer.byteLength(p.slice(i + 4)) >= Number(m[1]);
+      });
+    };
+    s.on('data', (d) => {
+      buf += d.toString('utf8');
+      if (done()) { s.destroy(); resolve(buf); }
+    });
+    s.on('error', reject);
+    setTimeout(() => { s.destroy(); reject(new Error(`timeout; got: ${buf.slice(0, 300)}`)); }, 10000);
+  });
+}
+
+test('chunked request bodies and pipelined keep-alive requests', async () => {
+  const body = JSON.stringify({ input: G.cases[0].input });
+  const half = Math.floor(body.length / 2);
+  const chunk = (s) => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
+  const chunked = `POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\n` +
+    `Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n` +
+    chunk(body.slice(0, half)) + chunk(body.slice(half)) + '0\r\n\r\n';
+  const one = await rawExchange(env.embed, chunked, 1);
+  assert.match(one, /^HTTP\/1\.1 200/);
+  const json = JSON.parse(one.slice(one.indexOf('\r\n\r\n') + 4));
+  assertClose(json.data[0].embedding, G.cases[0].embedding, 1e-4, 'chunked');
+
+  const req = (input) => {
+    const b = JSON.stringify({ input });
+    return `POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`;
+  };
+  const two = await rawExchange(env.embed, req(G.cases[1].input) + req(G.cases[2].input) +
+    `GET /nope HTTP/1.1\r\nHost: x\r\n\r\n`, 3);
+  const parts = two.split(/(?=HTTP\/1\.1 \d{3})/);
+  assert.equal(parts.length, 3);
+  assert.match(parts[0], /^HTTP\/1\.1 200/);
+  assert.match(parts[1], /^HTTP\/1\.1 200/);
+  assert.match(parts[2], /^HTTP\/1\.1 404/);
+  for (const [k, i] of [[0, 1], [1, 2]]) {
+    const j = JSON.parse(parts[k].slice(parts[k].indexOf('\r\n\r\n') + 4));
+    assertClose(j.data[0].embedding, G.cases[i].embedding, 1e-4, `pipelined ${k}`);
+  }
 });

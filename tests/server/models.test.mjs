@@ -29,14 +29,9 @@ async function withServer(model, args, fn) {
 
 const trunc = { truncate_prompt_tokens: -1, truncation_side: 'right' };
 
-// Known engine gaps, reported to the engine's owner; kept here as todo so they show up.
-const todo = {
-  'llama-embed': 'engine: the </s> that tokenizer_config.json add_eos_token asks for is missing',
-};
-
 for (const model of ['bert-embed-cls-dense', 'xlmr-embed', 'modernbert-embed', 'qwen2-embed',
   'qwen3-embed', 'llama-embed']) {
-  test(`${model}: /v1/embeddings matches golden`, { todo: todo[model] }, async () => {
+  test(`${model}: /v1/embeddings matches golden`, async () => {
     const G = golden(model);
     await withServer(model, [], async (url) => {
       const r = await http(url, '/v1/embeddings', {
