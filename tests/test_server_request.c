@@ -221,6 +221,17 @@ static void test_sbuf(void **state) {
     assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\u0001\\u007f\xc3\xa9\"");
     tp_sbuf_free(&b);
 
+    /* invalid UTF-8 (a lone continuation byte, a truncated sequence, 0xf8) becomes U+FFFD, so
+     * an error message that quotes a malformed request is still valid JSON */
+    tp_sbuf_init(&b);
+    tp_sbuf_json_str(&b, "x\xa3y\xde\xf8\xe2\x82", 7);
+    assert_string_equal(b.data, "\"x\\ufffdy\\ufffd\\ufffd\\ufffd\\ufffd\"");
+    json_error_t je;
+    json_t *parsed = json_loadb(b.data, b.len, JSON_DECODE_ANY, &je);
+    assert_non_null(parsed);
+    json_decref(parsed);
+    tp_sbuf_free(&b);
+
     /* base64 known vectors (RFC 4648) */
     const char *vec[][2] = {{"", ""},
                             {"f", "Zg=="},

@@ -22,7 +22,7 @@ struct tp_pool {
     atomic_int stop;
     tp_pool_fn fn;
     void *ctx;
-    int n_tasks;
+    atomic_int n_tasks;
 };
 
 typedef struct {
@@ -47,7 +47,7 @@ static void drain(tp_pool *p, unsigned g, int thread) {
         unsigned long long v = atomic_load(&p->next);
         if ((unsigned)(v >> 32) != g) return;
         int t = (int)(v & 0xffffffffu);
-        if (t >= p->n_tasks) return;
+        if (t >= atomic_load(&p->n_tasks)) return;
         if (!atomic_compare_exchange_weak(&p->next, &v, v + 1)) continue;
         p->fn(p->ctx, t, thread);
         atomic_fetch_add(&p->done, 1);
@@ -136,13 +136,17 @@ void tp_pool_run(tp_pool *p, tp_pool_fn fn, void *ctx, int n_tasks) {
             fn(ctx, t, 0);
         return;
     }
-    /* no task of the previous job is running (the caller waited for all of them) */
-    p->fn = fn;
-    p->ctx = ctx;
-    p->n_tasks = n_tasks;
-    atomic_store(&p->done, 0);
+    /* No task of the previous job is running (the caller waited for all of them), but a late
+     * worker may still be inside drain() with the previous generation: it may have loaded `next`
+     * (the exhausted old index) and be about to compare it with n_tasks. Moving `next` to the new
+     * generation first makes its compare-exchange fail, so it can never claim an index of this
+     * job against the new n_tasks (which ran a task twice and miscounted `done`). */
     unsigned g = atomic_load(&p->gen) + 1;
     atomic_store(&p->next, (unsigned long long)g << 32);
+    p->fn = fn;
+    p->ctx = ctx;
+    atomic_store(&p->n_tasks, n_tasks);
+    atomic_store(&p->done, 0);
     pthread_mutex_lock(&p->mu);
     atomic_store(&p->gen, g);
     pthread_cond_broadcast(&p->cv);

@@ -2,12 +2,15 @@
  * are [64][len] in per-thread scratch, so memory stays linear in the sequence length. */
 #include <math.h>
 
+#include "kernels/cpu.h"
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
 
 #define QBLK 64
 
 size_t tp_attention_scratch(int max_len, int n_threads) {
-    return (size_t)QBLK * (size_t)(max_len > 0 ? max_len : 1) * (size_t)(n_threads > 0 ? n_threads : 1);
+    return (size_t)QBLK * (size_t)(max_len > 0 ? max_len : 1) *
+           (size_t)(n_threads > 0 ? n_threads : 1);
 }
 
 typedef struct {
@@ -31,8 +34,25 @@ static void attn_block(const tp_attn_args *a, int s, int h, int qb, float *S) {
     const float *k = a->k + (size_t)base * a->k_stride + (size_t)kh * hd;
     const float *v = a->v + (size_t)base * a->v_stride + (size_t)kh * hd;
     float *o = a->out + (size_t)(base + q0) * a->out_stride + (size_t)h * hd;
-    tp_gemm_nt(q, a->q_stride, k, a->k_stride, S, kend, nq, kend, hd, 0);
     int half = a->window / 2;
+    if (hd <= TP_ATT_MAX_HD && tp_cpu_level_get() >= TP_CPU_AVX512) {
+        /* own AVX-512 path (OpenBLAS 0.3.21 runs its SSE kernels on Sapphire Rapids) */
+        int lo[QBLK], hi[QBLK];
+        for (int i = 0; i < nq; i++) {
+            int qi = q0 + i;
+            lo[i] = 0;
+            hi[i] = kend;
+            if (a->causal && qi + 1 < hi[i]) hi[i] = qi + 1;
+            if (a->window > 0) {
+                if (qi - half > lo[i]) lo[i] = qi - half;
+                if (qi + half + 1 < hi[i]) hi[i] = qi + half + 1;
+            }
+        }
+        tp_avx512_attn_block(q, a->q_stride, k, a->k_stride, v, a->v_stride, o, a->out_stride, nq,
+                             kend, hd, a->scale, lo, hi, S);
+        return;
+    }
+    tp_gemm_nt(q, a->q_stride, k, a->k_stride, S, kend, nq, kend, hd, 0);
     for (int i = 0; i < nq; i++) {
         float *row = S + (size_t)i * kend;
         int qi = q0 + i;
@@ -57,7 +77,8 @@ static void attn_block(const tp_attn_args *a, int s, int h, int qb, float *S) {
             sum += row[j];
         }
         float inv = (float)(1.0 / sum);
-        for (int j = lo; j < hi; j++) row[j] *= inv;
+        for (int j = lo; j < hi; j++)
+            row[j] *= inv;
     }
     tp_gemm_nn(S, kend, v, a->v_stride, o, a->out_stride, nq, hd, kend);
 }

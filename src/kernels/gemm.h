@@ -56,4 +56,10 @@ void tp_avx512_ln_row(float *x, const float *r, const float *g, const float *b, 
  */
 void tp_avx512_act(float *x, size_t n, int act);
 
+/* Attention for one (sequence, head, query block); see attention.c. hd <= TP_ATT_MAX_HD. */
+#define TP_ATT_MAX_HD 512
+void tp_avx512_attn_block(const float *q, int qs, const float *k, int ks, const float *v, int vs,
+                          float *o, int os, int nq, int kend, int hd, float scale, const int *lo,
+                          const int *hi, float *S);
+
 #endif

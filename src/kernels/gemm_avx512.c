@@ -218,11 +218,11 @@ INLINE T512 void ukr_f32(const int mr, const float *a, size_t lda, const float *
     }
 
 /* k may be cut into chunks of KC so that a chunk of the B panel (KC x 32 floats) stays in L1 while
- * every row tile of the block streams past it; partial sums go through y (L2). KC = 256 could not
- * be measured on an idle machine yet (inconclusive under load), so chunking is off: one chunk. */
-#include <stdlib.h>
-static int KC_v = -1;
-#define KC (KC_v < 0 ? (KC_v = getenv("TP_KC") ? atoi(getenv("TP_KC")) : (1 << 28)) : KC_v)
+ * every row tile of the block streams past it; partial sums go through y (L2). Measured (round 2,
+ * interleaved A/B, 2 threads, shapes 512x768x2304, 512x3072x768, 2048x3072x768, 4096x1536x384):
+ * KC = 192, 256, 320, 384 and 768 gave no gain over one chunk (within the load noise, often
+ * worse), so chunking stays off: one chunk. */
+#define KC (1 << 28)
 
 T512 void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0, int m1, int p0,
                              int p1, float *y, int ldy, const tp_epi *e) {
@@ -425,76 +425,101 @@ static TAMX void amx_config(void) {
     _tile_loadconfig(&cfg);
 }
 
+/* Blocking: for each block of 32 rows, the panels are taken in groups of AMX_PG and k in chunks
+ * of AMX_KSTEPS tile steps (512 bytes of every A row: 256 bf16 / 512 int8). Within a chunk the
+ * two A tiles of every step stay in L1 (16 KiB per chunk) while the group's B panels stream from
+ * L2 once, so each tdp needs one tile load from L2 instead of two. The C tiles of the group's
+ * panels are parked between chunks in cacc (raw f32 / s32 sums); the epilogue runs on them after
+ * the last chunk. */
+#define AMX_PG 8
+#define AMX_KSTEPS 8
+
 /* kind 1: bf16, kind 2: int8. a: A rows (bf16 or u8) with lda bytes per row. */
 static TAMX void amx_tile(const tp_packed *P, int kind, const uint8_t *a, size_t lda,
                           const float *xs, int m, int p0, int p1, float *y, int ldy,
                           const tp_epi *e) {
     amx_config();
-    _Alignas(64) int32_t cbuf[32][32];
-    int kstep = kind == 1 ? 32 : 64;     /* k per tile step */
-    size_t abytes = kind == 1 ? 64 : 64; /* bytes of one A tile row per step */
-    for (int p = p0; p < p1; p++) {
-        const uint8_t *b = kind == 1 ? (const uint8_t *)(P->wb + (size_t)p * P->kp * TP_NR)
-                                     : (const uint8_t *)(P->wq + (size_t)p * P->kp * TP_NR);
-        int c0 = p * TP_NR, nvalid = P->n - c0 < TP_NR ? P->n - c0 : TP_NR;
-        __mmask16 k0, k1;
-        col_masks(nvalid, &k0, &k1);
-        __m512 bb0 = _mm512_load_ps(P->bias + c0), bb1 = _mm512_load_ps(P->bias + c0 + 16);
-        for (int i = 0; i < m; i += 32) {
-            int rows = m - i < 32 ? m - i : 32;
-            const uint8_t *ai = a + (size_t)i * lda;
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
-            for (int kk = 0; kk < P->kp; kk += kstep) {
-                const uint8_t *bk = b + (size_t)(kk / kstep) * 16 * 128;
-                _tile_loadd(6, bk, 128);
-                _tile_loadd(7, bk + 64, 128);
-                _tile_loadd(4, ai + (size_t)(kk / kstep) * abytes, (long)lda);
-                if (kind == 1) {
-                    _tile_dpbf16ps(0, 4, 6);
-                    _tile_dpbf16ps(1, 4, 7);
-                } else {
-                    _tile_dpbusd(0, 4, 6);
-                    _tile_dpbusd(1, 4, 7);
-                }
-                if (rows > 16) {
-                    _tile_loadd(5, ai + 16 * lda + (size_t)(kk / kstep) * abytes, (long)lda);
-                    if (kind == 1) {
-                        _tile_dpbf16ps(2, 5, 6);
-                        _tile_dpbf16ps(3, 5, 7);
+    _Alignas(64) int32_t cacc[AMX_PG][32][32];
+    const int kstep = kind == 1 ? 32 : 64; /* k per tile step; one step is 64 bytes of an A row */
+    const int nsteps = P->kp / kstep;
+    for (int i = 0; i < m; i += 32) {
+        int rows = m - i < 32 ? m - i : 32;
+        const uint8_t *ai = a + (size_t)i * lda;
+        for (int pg = p0; pg < p1; pg += AMX_PG) {
+            int pe = p1 - pg < AMX_PG ? p1 : pg + AMX_PG;
+            for (int s0 = 0; s0 < nsteps; s0 += AMX_KSTEPS) {
+                int s1 = nsteps - s0 < AMX_KSTEPS ? nsteps : s0 + AMX_KSTEPS;
+                for (int p = pg; p < pe; p++) {
+                    int32_t(*cb)[32] = cacc[p - pg];
+                    const uint8_t *b = kind == 1
+                                           ? (const uint8_t *)(P->wb + (size_t)p * P->kp * TP_NR)
+                                           : (const uint8_t *)(P->wq + (size_t)p * P->kp * TP_NR);
+                    if (s0 == 0) {
+                        _tile_zero(0);
+                        _tile_zero(1);
+                        _tile_zero(2);
+                        _tile_zero(3);
                     } else {
-                        _tile_dpbusd(2, 5, 6);
-                        _tile_dpbusd(3, 5, 7);
+                        _tile_loadd(0, &cb[0][0], 128);
+                        _tile_loadd(1, &cb[0][16], 128);
+                        _tile_loadd(2, &cb[16][0], 128);
+                        _tile_loadd(3, &cb[16][16], 128);
                     }
+                    for (int st = s0; st < s1; st++) {
+                        const uint8_t *bk = b + (size_t)st * 16 * 128;
+                        _tile_loadd(6, bk, 128);
+                        _tile_loadd(7, bk + 64, 128);
+                        _tile_loadd(4, ai + (size_t)st * 64, (long)lda);
+                        if (kind == 1) {
+                            _tile_dpbf16ps(0, 4, 6);
+                            _tile_dpbf16ps(1, 4, 7);
+                        } else {
+                            _tile_dpbusd(0, 4, 6);
+                            _tile_dpbusd(1, 4, 7);
+                        }
+                        if (rows > 16) {
+                            _tile_loadd(5, ai + 16 * lda + (size_t)st * 64, (long)lda);
+                            if (kind == 1) {
+                                _tile_dpbf16ps(2, 5, 6);
+                                _tile_dpbf16ps(3, 5, 7);
+                            } else {
+                                _tile_dpbusd(2, 5, 6);
+                                _tile_dpbusd(3, 5, 7);
+                            }
+                        }
+                    }
+                    _tile_stored(0, &cb[0][0], 128);
+                    _tile_stored(1, &cb[0][16], 128);
+                    _tile_stored(2, &cb[16][0], 128);
+                    _tile_stored(3, &cb[16][16], 128);
                 }
             }
-            _tile_stored(0, &cbuf[0][0], 128);
-            _tile_stored(1, &cbuf[0][16], 128);
-            if (rows > 16) {
-                _tile_stored(2, &cbuf[16][0], 128);
-                _tile_stored(3, &cbuf[16][16], 128);
-            }
-            for (int r = 0; r < rows; r++) {
-                __m512 v0, v1;
-                if (kind == 1) {
-                    v0 = _mm512_castsi512_ps(_mm512_load_si512((const void *)&cbuf[r][0]));
-                    v1 = _mm512_castsi512_ps(_mm512_load_si512((const void *)&cbuf[r][16]));
-                } else {
-                    __m512 sx = _mm512_set1_ps(xs[i + r]);
-                    __m512i w0 = _mm512_load_si512((const void *)(P->wcomp + c0));
-                    __m512i w1 = _mm512_load_si512((const void *)(P->wcomp + c0 + 16));
-                    v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(
-                                           _mm512_load_si512((const void *)&cbuf[r][0]), w0)),
-                                       _mm512_mul_ps(_mm512_load_ps(P->wscale + c0), sx));
-                    v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(
-                                           _mm512_load_si512((const void *)&cbuf[r][16]), w1)),
-                                       _mm512_mul_ps(_mm512_load_ps(P->wscale + c0 + 16), sx));
+            for (int p = pg; p < pe; p++) {
+                int32_t(*cb)[32] = cacc[p - pg];
+                int c0 = p * TP_NR, nvalid = P->n - c0 < TP_NR ? P->n - c0 : TP_NR;
+                __mmask16 k0, k1;
+                col_masks(nvalid, &k0, &k1);
+                __m512 bb0 = _mm512_load_ps(P->bias + c0), bb1 = _mm512_load_ps(P->bias + c0 + 16);
+                for (int r = 0; r < rows; r++) {
+                    __m512 v0, v1;
+                    if (kind == 1) {
+                        v0 = _mm512_castsi512_ps(_mm512_load_si512((const void *)&cb[r][0]));
+                        v1 = _mm512_castsi512_ps(_mm512_load_si512((const void *)&cb[r][16]));
+                    } else {
+                        __m512 sx = _mm512_set1_ps(xs[i + r]);
+                        __m512i w0 = _mm512_load_si512((const void *)(P->wcomp + c0));
+                        __m512i w1 = _mm512_load_si512((const void *)(P->wcomp + c0 + 16));
+                        v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(
+                                               _mm512_load_si512((const void *)&cb[r][0]), w0)),
+                                           _mm512_mul_ps(_mm512_load_ps(P->wscale + c0), sx));
+                        v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(
+                                               _mm512_load_si512((const void *)&cb[r][16]), w1)),
+                                           _mm512_mul_ps(_mm512_load_ps(P->wscale + c0 + 16), sx));
+                    }
+                    size_t row = (size_t)(i + r);
+                    store_row(y + row * ldy + c0, e->res ? e->res + row * e->ldres + c0 : NULL, v0,
+                              v1, bb0, bb1, e->act, k0, k1);
                 }
-                size_t row = (size_t)(i + r);
-                store_row(y + row * ldy + c0, e->res ? e->res + row * e->ldres + c0 : NULL, v0, v1,
-                          bb0, bb1, e->act, k0, k1);
             }
         }
     }
@@ -560,5 +585,122 @@ T512 void tp_avx512_ln_row(float *x, const float *r, const float *g, const float
                           _mm512_maskz_loadu_ps(tail, g + j));
         if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(tail, b + j));
         _mm512_mask_storeu_ps(x + j, tail, v);
+    }
+}
+
+/* ---- attention block ----------------------------------------------------------------------------
+ */
+
+#define ATT_KCH 32 /* keys per transposed chunk of K */
+
+/* One (sequence, head, query block): S = scale * Q K^T over keys [0, kend), row softmax over the
+ * visible keys [lo_i, hi_i) (zeros outside), O = P V. q / k / v / o point at the block's first
+ * row of this head; S is [nq][kend] scratch. K is transposed in chunks of 32 keys on the stack so
+ * that Q K^T runs as broadcast-FMA like the GEMM. hd <= TP_ATT_MAX_HD. */
+T512 void tp_avx512_attn_block(const float *q, int qs, const float *k, int ks, const float *v,
+                               int vs, float *o, int os, int nq, int kend, int hd, float scale,
+                               const int *lo, const int *hi, float *S) {
+    _Alignas(64) float kt[TP_ATT_MAX_HD][ATT_KCH];
+    for (int j0 = 0; j0 < kend; j0 += ATT_KCH) {
+        int nk = kend - j0 < ATT_KCH ? kend - j0 : ATT_KCH;
+        for (int d = 0; d < hd; d++)
+            for (int j = 0; j < ATT_KCH; j++)
+                kt[d][j] = j < nk ? k[(size_t)(j0 + j) * ks + d] : 0.0f;
+        __mmask16 m0, m1;
+        col_masks(nk, &m0, &m1);
+        for (int i = 0; i < nq; i += 4) {
+            int nr = nq - i < 4 ? nq - i : 4;
+            __m512 acc[4][2];
+            for (int r = 0; r < 4; r++)
+                acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+            const float *qi = q + (size_t)i * qs;
+            for (int d = 0; d < hd; d++) {
+                __m512 k0 = _mm512_load_ps(&kt[d][0]), k1 = _mm512_load_ps(&kt[d][16]);
+#pragma GCC unroll 4
+                for (int r = 0; r < 4; r++) {
+                    if (r < nr) {
+                        __m512 qv = _mm512_set1_ps(qi[(size_t)r * qs + d]);
+                        acc[r][0] = _mm512_fmadd_ps(qv, k0, acc[r][0]);
+                        acc[r][1] = _mm512_fmadd_ps(qv, k1, acc[r][1]);
+                    }
+                }
+            }
+            __m512 vs_ = _mm512_set1_ps(scale);
+            for (int r = 0; r < nr; r++) {
+                float *srow = S + (size_t)(i + r) * kend + j0;
+                _mm512_mask_storeu_ps(srow, m0, _mm512_mul_ps(acc[r][0], vs_));
+                _mm512_mask_storeu_ps(srow + 16, m1, _mm512_mul_ps(acc[r][1], vs_));
+            }
+        }
+    }
+    /* softmax per row over [lo, hi) */
+    for (int i = 0; i < nq; i++) {
+        float *row = S + (size_t)i * kend;
+        int l0 = lo[i], h0 = hi[i];
+        __m512 mx = _mm512_set1_ps(-INFINITY);
+        int j = l0;
+        for (; j + 16 <= h0; j += 16)
+            mx = _mm512_max_ps(mx, _mm512_loadu_ps(row + j));
+        if (j < h0) {
+            __mmask16 t = (__mmask16)((1u << (h0 - j)) - 1);
+            mx = _mm512_mask_max_ps(mx, t, mx, _mm512_maskz_loadu_ps(t, row + j));
+        }
+        __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+        __m512 sum = _mm512_setzero_ps();
+        for (j = l0; j + 16 <= h0; j += 16) {
+            __m512 ev = exp512(_mm512_sub_ps(_mm512_loadu_ps(row + j), vm));
+            _mm512_storeu_ps(row + j, ev);
+            sum = _mm512_add_ps(sum, ev);
+        }
+        if (j < h0) {
+            __mmask16 t = (__mmask16)((1u << (h0 - j)) - 1);
+            __m512 ev = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(t, row + j), vm));
+            _mm512_mask_storeu_ps(row + j, t, ev);
+            sum = _mm512_mask_add_ps(sum, t, sum, ev);
+        }
+        __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+        for (j = 0; j < l0; j++)
+            row[j] = 0;
+        for (j = l0; j + 16 <= h0; j += 16)
+            _mm512_storeu_ps(row + j, _mm512_mul_ps(_mm512_loadu_ps(row + j), inv));
+        if (j < h0) {
+            __mmask16 t = (__mmask16)((1u << (h0 - j)) - 1);
+            _mm512_mask_storeu_ps(row + j, t,
+                                  _mm512_mul_ps(_mm512_maskz_loadu_ps(t, row + j), inv));
+        }
+        for (j = h0; j < kend; j++)
+            row[j] = 0;
+    }
+    /* O = P V: 4 rows x 64 columns of the head per register tile */
+    for (int i = 0; i < nq; i += 4) {
+        int nr = nq - i < 4 ? nq - i : 4;
+        for (int d0 = 0; d0 < hd; d0 += 64) {
+            __mmask16 dm[4];
+            for (int t = 0; t < 4; t++) {
+                int rem = hd - d0 - 16 * t;
+                dm[t] = rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? 0 : (__mmask16)((1u << rem) - 1);
+            }
+            __m512 acc[4][4];
+            for (int r = 0; r < 4; r++)
+                for (int t = 0; t < 4; t++)
+                    acc[r][t] = _mm512_setzero_ps();
+            for (int j = 0; j < kend; j++) {
+                const float *vr = v + (size_t)j * vs + d0;
+                __m512 vv[4];
+                for (int t = 0; t < 4; t++)
+                    vv[t] = _mm512_maskz_loadu_ps(dm[t], vr + 16 * t);
+#pragma GCC unroll 4
+                for (int r = 0; r < 4; r++) {
+                    if (r < nr) {
+                        __m512 p = _mm512_set1_ps(S[(size_t)(i + r) * kend + j]);
+                        for (int t = 0; t < 4; t++)
+                            acc[r][t] = _mm512_fmadd_ps(p, vv[t], acc[r][t]);
+                    }
+                }
+            }
+            for (int r = 0; r < nr; r++)
+                for (int t = 0; t < 4; t++)
+                    _mm512_mask_storeu_ps(o + (size_t)(i + r) * os + d0 + 16 * t, dm[t], acc[r][t]);
+        }
     }
 }

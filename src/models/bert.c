@@ -62,12 +62,6 @@ static size_t bert_scratch(const tp_model *mb, int n_tok, int max_len, int n_thr
     return n * 3 * h + n * h * 2 + n * (size_t)m->inter_size + tp_attention_scratch(max_len, n_threads);
 }
 
-static void act_inplace(int act, float *x, size_t n) {
-    if (act == 0) tp_gelu_erf(x, n);
-    else if (act == 1) tp_gelu_tanh(x, n);
-    else tp_relu(x, n);
-}
-
 static tp_status bert_forward(tp_model *mb, tp_pool *pool, const tp_batch *b, float *x,
                               float *scratch, tp_error *err) {
     bert_model *m = (bert_model *)mb;
@@ -103,6 +97,9 @@ static tp_status bert_forward(tp_model *mb, tp_pool *pool, const tp_batch *b, fl
     }
     tp_layernorm(pool, x, m->emb_g, m->emb_b, n, h, m->eps);
     int hd = h / m->base.n_heads;
+    tp_epi_act ffn_act = m->act == 0   ? TP_EPI_GELU_ERF
+                         : m->act == 1 ? TP_EPI_GELU_TANH
+                                       : TP_EPI_RELU;
     for (int l = 0; l < m->base.n_layers; l++) {
         bert_layer *L = &m->layers[l];
         tp_linear_fwd(pool, &L->qkv, x, n, qkv);
@@ -117,8 +114,8 @@ static tp_status bert_forward(tp_model *mb, tp_pool *pool, const tp_batch *b, fl
         tp_attention(pool, &a, att);
         tp_linear_fwd(pool, &L->attn_out, ctx, n, tmp);
         tp_add_layernorm(pool, x, tmp, L->ln1_g, L->ln1_b, n, h, m->eps);
-        tp_linear_fwd(pool, &L->inter, x, n, ffn);
-        act_inplace(m->act, ffn, (size_t)n * m->inter_size);
+        /* bias + activation fused into the GEMM epilogue (same vector / reference functions) */
+        tp_linear_fwd_ex(pool, &L->inter, x, n, ffn, ffn_act, NULL);
         tp_linear_fwd(pool, &L->out, ffn, n, tmp);
         tp_add_layernorm(pool, x, tmp, L->ln2_g, L->ln2_b, n, h, m->eps);
     }

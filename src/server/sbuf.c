@@ -1,5 +1,7 @@
 #include "server/sbuf.h"
 
+#include "core/util.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -127,6 +129,15 @@ void tp_sbuf_json_str(tp_sbuf *b, const char *s, size_t n) {
             u[3] = '0';
             u[4] = hex[c >> 4];
             u[5] = hex[c & 15];
+        } else if (c >= 0x80) {
+            /* valid UTF-8 passes through; an invalid byte becomes U+FFFD so the output is
+             * always valid JSON (messages may quote parts of a malformed request) */
+            size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+            if (len > 1 && i + len <= n && tp_utf8_valid(s + i, len)) {
+                i += len - 1;
+                continue;
+            }
+            esc = "\\ufffd";
         } else
             continue;
         tp_sbuf_put(b, s + run, i - run);
