@@ -306,7 +306,9 @@ tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load
         memcpy(L->qkv_b + h, kb, (size_t)h * 4);
         memcpy(L->qkv_b + 2 * h, vb, (size_t)h * 4);
         L->qkv = (tp_linear){.w = L->qkv_w, .b = L->qkv_b, .n = 3 * h, .k = h};
-        if ((s = tp_linear_prepare(&L->qkv, o->lin_kind, err))) goto fail;
+        if ((s = tp_linear_prepare(&L->qkv, tp_lin_kind_for(o, l, B->n_layers, TP_LIN_ROLE_QKV),
+                                   err)))
+            goto fail;
         /* the packed copy is all the forward pass reads: drop the fused and mapped sources */
         free(L->qkv_w);
         free(L->qkv_b);
@@ -315,12 +317,15 @@ tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load
         const float *qkv_src[] = {qw, kw, vw, qb, kb, vb};
         for (size_t q = 0; q < sizeof qkv_src / sizeof qkv_src[0]; q++)
             tp_weights_release(w, qkv_src[q]);
-        if ((s = tp_model_linear(w, &L->attn_out, h, h, 1, o, err, "%s",
-                                 lname(nb, sizeof nb, nm->attn_out, l))) ||
-            (s = tp_model_linear(w, &L->inter, m->inter_size, h, 1, o, err, "%s",
+        if ((s = tp_model_linear(w, &L->attn_out, h, h, 1,
+                                 tp_lin_kind_for(o, l, B->n_layers, TP_LIN_ROLE_ATTN_OUT), err,
+                                 "%s", lname(nb, sizeof nb, nm->attn_out, l))) ||
+            (s = tp_model_linear(w, &L->inter, m->inter_size, h, 1,
+                                 tp_lin_kind_for(o, l, B->n_layers, TP_LIN_ROLE_FFN_UP), err, "%s",
                                  lname(nb, sizeof nb, nm->inter, l))) ||
-            (s = tp_model_linear(w, &L->out, h, m->inter_size, 1, o, err, "%s",
-                                 lname(nb, sizeof nb, nm->out, l))) ||
+            (s = tp_model_linear(w, &L->out, h, m->inter_size, 1,
+                                 tp_lin_kind_for(o, l, B->n_layers, TP_LIN_ROLE_FFN_DOWN), err,
+                                 "%s", lname(nb, sizeof nb, nm->out, l))) ||
             (s = tp_model_tensor(w, &L->ln1_g, err, 1, h, 0, "%s.weight",
                                  lname(nb, sizeof nb, nm->ln1, l))) ||
             (s = tp_model_tensor(w, &L->ln1_b, err, 1, h, 0, "%s.bias",
@@ -334,21 +339,24 @@ tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load
     if (strstr(md->architecture, "ForSequenceClassification")) {
         B->num_labels = num_labels_of(md);
         B->head_input = TP_HEAD_CLS;
+        tp_lin_kind head = tp_lin_kind_for(o, -1, B->n_layers, TP_LIN_ROLE_HEAD);
         if (m->distil) {
             m->head_kind = 3;
-            if ((s = tp_model_linear(w, &m->pooler, h, h, 1, o, err, "pre_classifier")) ||
-                (s = tp_model_linear(w, &m->classifier, B->num_labels, h, 1, o, err, "classifier")))
+            if ((s = tp_model_linear(w, &m->pooler, h, h, 1, head, err, "pre_classifier")) ||
+                (s = tp_model_linear(w, &m->classifier, B->num_labels, h, 1, head, err,
+                                     "classifier")))
                 goto fail;
         } else if (m->roberta) {
             m->head_kind = 2;
-            if ((s = tp_model_linear(w, &m->pooler, h, h, 1, o, err, "classifier.dense")) ||
-                (s = tp_model_linear(w, &m->classifier, B->num_labels, h, 1, o, err,
+            if ((s = tp_model_linear(w, &m->pooler, h, h, 1, head, err, "classifier.dense")) ||
+                (s = tp_model_linear(w, &m->classifier, B->num_labels, h, 1, head, err,
                                      "classifier.out_proj")))
                 goto fail;
         } else {
             m->head_kind = 1;
-            if ((s = tp_model_linear(w, &m->pooler, h, h, 1, o, err, "pooler.dense")) ||
-                (s = tp_model_linear(w, &m->classifier, B->num_labels, h, 1, o, err, "classifier")))
+            if ((s = tp_model_linear(w, &m->pooler, h, h, 1, head, err, "pooler.dense")) ||
+                (s = tp_model_linear(w, &m->classifier, B->num_labels, h, 1, head, err,
+                                     "classifier")))
                 goto fail;
         }
     } else {

@@ -314,7 +314,8 @@ static tp_status load_token_head(dec_model *m, const tp_modeldir *md, tp_weights
     B->num_labels = m->score0.n;
     B->head_input = TP_HEAD_LAST;
     m->head_kind = HEAD_LINEAR;
-    return tp_linear_prepare(&m->score0, o->lin_kind, err);
+    return tp_linear_prepare(&m->score0, tp_lin_kind_for(o, -1, B->n_layers, TP_LIN_ROLE_HEAD),
+                             err);
 }
 
 tp_status tp_decoder_load(const tp_modeldir *md, tp_weights *w, const tp_model_load_opts *o,
@@ -384,13 +385,27 @@ tp_status tp_decoder_load(const tp_modeldir *md, tp_weights *w, const tp_model_l
     for (int l = 0; l < B->n_layers; l++) {
         dec_layer *L = &m->layers[l];
         const char *p = "layers.%d.%s";
-        if ((s = tp_model_linear(w, &L->q, qd, h, qkv_bias, o, err, p, l, "self_attn.q_proj")) ||
-            (s = tp_model_linear(w, &L->k, kd, h, qkv_bias, o, err, p, l, "self_attn.k_proj")) ||
-            (s = tp_model_linear(w, &L->v, kd, h, qkv_bias, o, err, p, l, "self_attn.v_proj")) ||
-            (s = tp_model_linear(w, &L->o, h, qd, o_bias, o, err, p, l, "self_attn.o_proj")) ||
-            (s = tp_model_linear(w, &L->gate, f, h, mlp_bias, o, err, p, l, "mlp.gate_proj")) ||
-            (s = tp_model_linear(w, &L->up, f, h, mlp_bias, o, err, p, l, "mlp.up_proj")) ||
-            (s = tp_model_linear(w, &L->down, h, f, mlp_bias, o, err, p, l, "mlp.down_proj")) ||
+        if ((s = tp_model_linear(w, &L->q, qd, h, qkv_bias,
+                                 tp_lin_kind_for(o, l, B->n_layers, TP_LIN_ROLE_QKV), err, p, l,
+                                 "self_attn.q_proj")) ||
+            (s = tp_model_linear(w, &L->k, kd, h, qkv_bias,
+                                 tp_lin_kind_for(o, l, B->n_layers, TP_LIN_ROLE_QKV), err, p, l,
+                                 "self_attn.k_proj")) ||
+            (s = tp_model_linear(w, &L->v, kd, h, qkv_bias,
+                                 tp_lin_kind_for(o, l, B->n_layers, TP_LIN_ROLE_QKV), err, p, l,
+                                 "self_attn.v_proj")) ||
+            (s = tp_model_linear(w, &L->o, h, qd, o_bias,
+                                 tp_lin_kind_for(o, l, B->n_layers, TP_LIN_ROLE_ATTN_OUT), err, p,
+                                 l, "self_attn.o_proj")) ||
+            (s = tp_model_linear(w, &L->gate, f, h, mlp_bias,
+                                 tp_lin_kind_for(o, l, B->n_layers, TP_LIN_ROLE_FFN_UP), err, p, l,
+                                 "mlp.gate_proj")) ||
+            (s = tp_model_linear(w, &L->up, f, h, mlp_bias,
+                                 tp_lin_kind_for(o, l, B->n_layers, TP_LIN_ROLE_FFN_UP), err, p, l,
+                                 "mlp.up_proj")) ||
+            (s = tp_model_linear(w, &L->down, h, f, mlp_bias,
+                                 tp_lin_kind_for(o, l, B->n_layers, TP_LIN_ROLE_FFN_DOWN), err, p,
+                                 l, "mlp.down_proj")) ||
             (s = tp_model_tensor(w, &L->ln1, err, 1, h, 0, "layers.%d.input_layernorm.weight",
                                  l)) ||
             (s = tp_model_tensor(w, &L->ln2, err, 1, h, 0,
@@ -404,6 +419,7 @@ tp_status tp_decoder_load(const tp_modeldir *md, tp_weights *w, const tp_model_l
         L->window = layer_window(md, l);
     }
 
+    tp_lin_kind head = tp_lin_kind_for(o, -1, B->n_layers, TP_LIN_ROLE_HEAD);
     json_t *tokens = json_object_get(md->config, "classifier_from_token");
     const char *arch = md->architecture;
     if (json_is_array(tokens)) {
@@ -418,7 +434,8 @@ tp_status tp_decoder_load(const tp_modeldir *md, tp_weights *w, const tp_model_l
         B->num_labels = num_labels_of(md, 2);
         B->head_input = TP_HEAD_LAST;
         m->head_kind = HEAD_LINEAR;
-        if ((s = tp_model_linear(w, &m->score0, B->num_labels, h, 0, o, err, "score"))) goto fail;
+        if ((s = tp_model_linear(w, &m->score0, B->num_labels, h, 0, head, err, "score")))
+            goto fail;
     } else if (!strcmp(arch, "Qwen2ForRewardModel") ||
                !strcmp(arch, "Qwen2ForProcessRewardModel")) {
         int prm = !strcmp(arch, "Qwen2ForProcessRewardModel");
@@ -427,8 +444,8 @@ tp_status tp_decoder_load(const tp_modeldir *md, tp_weights *w, const tp_model_l
         B->default_pooling = prm ? TP_POOL_STEP : TP_POOL_ALL;
         B->token_softmax = prm;
         m->head_kind = HEAD_MLP;
-        if ((s = tp_model_linear(w, &m->score0, h, h, 1, o, err, "score.0")) ||
-            (s = tp_model_linear(w, &m->score2, B->num_labels, h, 1, o, err, "score.2")))
+        if ((s = tp_model_linear(w, &m->score0, h, h, 1, head, err, "score.0")) ||
+            (s = tp_model_linear(w, &m->score2, B->num_labels, h, 1, head, err, "score.2")))
             goto fail;
     }
     if (m->head_kind != HEAD_NONE) B->ops = &dec_ops;

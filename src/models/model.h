@@ -83,9 +83,23 @@ void tp_model_free(tp_model *m);
 /* Helpers for loaders: fetch a float32 tensor of the given shape ("%d" in name is formatted). */
 tp_status tp_model_tensor(tp_weights *w, const float **out, tp_error *err, int ndim, int64_t d0,
                           int64_t d1, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-/* A linear layer from "<name>.weight" [n][k] and optional "<name>.bias". */
-tp_status tp_model_linear(tp_weights *w, tp_linear *l, int n, int k, int bias,
-                          const tp_model_load_opts *o, tp_error *err, const char *fmt, ...)
+/* What a linear layer does in the network; picks its precision under --quantize int8. */
+typedef enum {
+    TP_LIN_ROLE_QKV,      /* attention q/k/v projections (fused or not) */
+    TP_LIN_ROLE_ATTN_OUT, /* attention output projection */
+    TP_LIN_ROLE_FFN_UP,   /* FFN up / gate projections */
+    TP_LIN_ROLE_FFN_DOWN, /* FFN down projection (input: the wide activation) */
+    TP_LIN_ROLE_HEAD,     /* pooler / classifier / score head after the last layer */
+} tp_lin_role;
+
+/* The kind of the linear layer `role` in transformer layer `layer` of `n_layers` (layer is
+ * ignored for TP_LIN_ROLE_HEAD). f32 and bf16 apply everywhere; int8 keeps the layers the
+ * ranking of scores is most sensitive to in f32 (see docs/engine.md, "Reduced precision"). */
+tp_lin_kind tp_lin_kind_for(const tp_model_load_opts *o, int layer, int n_layers, tp_lin_role role);
+
+/* A linear layer from "<name>.weight" [n][k] and optional "<name>.bias", prepared as `kind`. */
+tp_status tp_model_linear(tp_weights *w, tp_linear *l, int n, int k, int bias, tp_lin_kind kind,
+                          tp_error *err, const char *fmt, ...)
     __attribute__((format(printf, 8, 9)));
 
 #endif

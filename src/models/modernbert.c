@@ -338,11 +338,18 @@ tp_status tp_modernbert_load(const tp_modeldir *md, tp_weights *w, const tp_mode
         }
         snprintf(nb, sizeof nb, "layers.%d.mlp_norm", l);
         if ((s = norm_tensors(w, h, norm_bias, &L->mlp_g, &L->mlp_b, err, nb)) ||
-            (s = tp_model_linear(w, &L->wqkv, 3 * h, h, attn_bias, o, err, "layers.%d.attn.Wqkv",
-                                 l)) ||
-            (s = tp_model_linear(w, &L->wo, h, h, attn_bias, o, err, "layers.%d.attn.Wo", l)) ||
-            (s = tp_model_linear(w, &L->wi, 2 * f, h, mlp_bias, o, err, "layers.%d.mlp.Wi", l)) ||
-            (s = tp_model_linear(w, &L->wo_mlp, h, f, mlp_bias, o, err, "layers.%d.mlp.Wo", l)))
+            (s = tp_model_linear(w, &L->wqkv, 3 * h, h, attn_bias,
+                                 tp_lin_kind_for(o, l, B->n_layers, TP_LIN_ROLE_QKV), err,
+                                 "layers.%d.attn.Wqkv", l)) ||
+            (s = tp_model_linear(w, &L->wo, h, h, attn_bias,
+                                 tp_lin_kind_for(o, l, B->n_layers, TP_LIN_ROLE_ATTN_OUT), err,
+                                 "layers.%d.attn.Wo", l)) ||
+            (s = tp_model_linear(w, &L->wi, 2 * f, h, mlp_bias,
+                                 tp_lin_kind_for(o, l, B->n_layers, TP_LIN_ROLE_FFN_UP), err,
+                                 "layers.%d.mlp.Wi", l)) ||
+            (s = tp_model_linear(w, &L->wo_mlp, h, f, mlp_bias,
+                                 tp_lin_kind_for(o, l, B->n_layers, TP_LIN_ROLE_FFN_DOWN), err,
+                                 "layers.%d.mlp.Wo", l)))
             goto fail;
     }
     if (strstr(md->architecture, "ForSequenceClassification")) {
@@ -359,6 +366,7 @@ tp_status tp_modernbert_load(const tp_modeldir *md, tp_weights *w, const tp_mode
                         md->dir, pool);
             goto fail;
         }
+        tp_lin_kind head = tp_lin_kind_for(o, -1, B->n_layers, TP_LIN_ROLE_HEAD);
         const char *ca = tp_cfg_str(md, "classifier_activation", "gelu");
         if (!tp_act_parse(ca, &m->head_act) || m->head_act == TP_ACT_SIGMOID ||
             m->head_act == TP_ACT_SOFTMAX) {
@@ -368,10 +376,10 @@ tp_status tp_modernbert_load(const tp_modeldir *md, tp_weights *w, const tp_mode
                         md->dir, ca);
             goto fail;
         }
-        if ((s = tp_model_linear(w, &m->head_dense, h, h, tp_cfg_bool(md, "classifier_bias", 0), o,
-                                 err, "head.dense")) ||
+        if ((s = tp_model_linear(w, &m->head_dense, h, h, tp_cfg_bool(md, "classifier_bias", 0),
+                                 head, err, "head.dense")) ||
             (s = norm_tensors(w, h, norm_bias, &m->head_g, &m->head_b, err, "head.norm")) ||
-            (s = tp_model_linear(w, &m->classifier, B->num_labels, h, 1, o, err, "classifier")))
+            (s = tp_model_linear(w, &m->classifier, B->num_labels, h, 1, head, err, "classifier")))
             goto fail;
     } else {
         B->ops = &mb_ops_nohead;

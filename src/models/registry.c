@@ -81,8 +81,26 @@ tp_status tp_model_tensor(tp_weights *w, const float **out, tp_error *err, int n
     return tp_weights_f32(w, name, ndim, shape, out, err);
 }
 
-tp_status tp_model_linear(tp_weights *w, tp_linear *l, int n, int k, int bias,
-                          const tp_model_load_opts *o, tp_error *err, const char *fmt, ...) {
+/* Mixed precision under --quantize int8 (docs/engine.md, "Reduced precision"): the classification
+ * head (pooler / classifier / score row) stays f32, as int8 engines keep the output layer
+ * (bitsandbytes skips lm_head, llama.cpp keeps output.weight at higher precision). Its output is
+ * the score itself, so its quantization error goes straight into the ranking, with nothing after it
+ * to average it out, and it runs on one row per sequence (per token only for reward-model heads,
+ * one layer next to the body's dozens), so f32 costs nothing measurable. Every transformer layer
+ * stays int8: keeping more of them in f32 did not lower the fixture rerankers' score errors
+ * consistently, and f32 FFN-down (the outlier-heavy input) halves the int8 speed. bf16 applies
+ * everywhere. */
+tp_lin_kind tp_lin_kind_for(const tp_model_load_opts *o, int layer, int n_layers,
+                            tp_lin_role role) {
+    (void)layer;
+    (void)n_layers;
+    tp_lin_kind kind = o ? o->lin_kind : TP_LIN_F32;
+    if (kind == TP_LIN_INT8 && role == TP_LIN_ROLE_HEAD) return TP_LIN_F32;
+    return kind;
+}
+
+tp_status tp_model_linear(tp_weights *w, tp_linear *l, int n, int k, int bias, tp_lin_kind kind,
+                          tp_error *err, const char *fmt, ...) {
     char base[480], name[512];
     va_list ap;
     va_start(ap, fmt);
@@ -100,7 +118,7 @@ tp_status tp_model_linear(tp_weights *w, tp_linear *l, int n, int k, int bias,
         s = tp_weights_f32(w, name, 1, bs, &l->b, err);
         if (s != TP_OK) return s;
     }
-    s = tp_linear_prepare(l, o ? o->lin_kind : TP_LIN_F32, err);
+    s = tp_linear_prepare(l, kind, err);
     if (s == TP_OK) { /* the packed copy is all the forward pass reads */
         tp_weights_release(w, l->w);
         tp_weights_release(w, l->b);
