@@ -246,15 +246,7 @@ tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load
         goto fail;
     }
     static const char *const prefixes[] = {"bert.", "roberta.", "distilbert.", "model.", NULL};
-    const char *pfx = tp_weights_detect_prefix(w, prefixes, "embeddings.word_embeddings.weight");
-    if (!pfx) {
-        s = tp_fail(err, TP_FORMAT,
-                    "%s: no embeddings.word_embeddings.weight tensor (with or "
-                    "without a bert./roberta./distilbert. prefix)",
-                    md->dir);
-        goto fail;
-    }
-    tp_weights_set_prefix(w, pfx);
+    if ((s = tp_model_use_prefix(md, w, prefixes, "embeddings.word_embeddings.weight", err))) goto fail;
     if (m->distil && tp_cfg_bool(md, "sinusoidal_pos_embds", 0) &&
         !tp_weights_find(w, "embeddings.position_embeddings.weight")) {
         if (!(m->sin_pos = sinusoidal_table(max_pos, h))) {

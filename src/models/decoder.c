@@ -364,15 +364,7 @@ tp_status tp_decoder_load(const tp_modeldir *md, tp_weights *w, const tp_model_l
     int mlp_bias = tp_cfg_bool(md, "mlp_bias", 0);
 
     static const char *const prefixes[] = {"model.", NULL};
-    const char *pfx = tp_weights_detect_prefix(w, prefixes, "embed_tokens.weight");
-    if (!pfx) {
-        s = tp_fail(err, TP_FORMAT,
-                    "%s: no embed_tokens.weight tensor (with or without a model. "
-                    "prefix)",
-                    md->dir);
-        goto fail;
-    }
-    tp_weights_set_prefix(w, pfx);
+    if ((s = tp_model_use_prefix(md, w, prefixes, "embed_tokens.weight", err))) goto fail;
     int qd = B->n_heads * m->head_dim, kd = m->n_kv_heads * m->head_dim, f = m->inter_size;
     if ((s = tp_model_tensor(w, &m->embed, err, 2, B->vocab_size, h, "embed_tokens.weight")) ||
         (s = tp_model_tensor(w, &m->norm, err, 1, h, 0, "norm.weight")))

@@ -80,6 +80,11 @@ tp_status tp_model_load(const tp_modeldir *md, tp_weights *w, const tp_model_loa
                         tp_model **out, tp_error *err);
 void tp_model_free(tp_model *m);
 
+/* Finds which of `prefixes` (NULL-terminated; "" = none) the checkpoint's tensor names use, by
+ * looking for `probe`, and sets it on w. Fails with a message naming the folder and the probe. */
+tp_status tp_model_use_prefix(const tp_modeldir *md, tp_weights *w, const char *const *prefixes,
+                              const char *probe, tp_error *err);
+
 /* Helpers for loaders: fetch a float32 tensor of the given shape ("%d" in name is formatted). */
 tp_status tp_model_tensor(tp_weights *w, const float **out, tp_error *err, int ndim, int64_t d0,
                           int64_t d1, const char *fmt, ...) __attribute__((format(printf, 7, 8)));

@@ -310,15 +310,7 @@ tp_status tp_modernbert_load(const tp_modeldir *md, tp_weights *w, const tp_mode
     }
     if ((s = rope_thetas(md, &m->theta_global, &m->theta_local, err))) goto fail;
     static const char *const prefixes[] = {"model.", NULL};
-    const char *pfx = tp_weights_detect_prefix(w, prefixes, "embeddings.tok_embeddings.weight");
-    if (!pfx) {
-        s = tp_fail(err, TP_FORMAT,
-                    "%s: no embeddings.tok_embeddings.weight tensor (with or "
-                    "without a model. prefix)",
-                    md->dir);
-        goto fail;
-    }
-    tp_weights_set_prefix(w, pfx);
+    if ((s = tp_model_use_prefix(md, w, prefixes, "embeddings.tok_embeddings.weight", err))) goto fail;
     if ((s = tp_model_tensor(w, &m->tok, err, 2, B->vocab_size, h,
                              "embeddings.tok_embeddings.weight")) ||
         (s = norm_tensors(w, h, norm_bias, &m->emb_g, &m->emb_b, err, "embeddings.norm")) ||

@@ -125,3 +125,19 @@ tp_status tp_model_linear(tp_weights *w, tp_linear *l, int n, int k, int bias, t
     }
     return s;
 }
+
+tp_status tp_model_use_prefix(const tp_modeldir *md, tp_weights *w, const char *const *prefixes,
+                              const char *probe, tp_error *err) {
+    const char *pfx = tp_weights_detect_prefix(w, prefixes, probe);
+    if (!pfx) {
+        char list[128] = "";
+        for (int i = 0; prefixes[i]; i++) {
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", prefixes[i]);
+        }
+        return tp_fail(err, TP_FORMAT, "%s: no %s tensor (with a prefix among: %s; or none)",
+                       md->dir, probe, list);
+    }
+    tp_weights_set_prefix(w, pfx);
+    return TP_OK;
+}
