@@ -29,7 +29,16 @@ test('SIGTERM: in-flight requests finish, then exit 0', async () => {
   const exited = new Promise((resolve) => p.on('exit', (code, sig) => resolve({ code, sig })));
   const input = Array.from({ length: 4000 }, (_, i) => `in flight ${i}`);
   const inflight = http(p.url, '/v1/embeddings', { body: { input } });
-  await new Promise((r) => setTimeout(r, 150));
+  // Send SIGTERM once the server has the request's sequences queued (a fixed delay raced with
+  // slow sanitizer builds, where the body was not yet received when the signal came).
+  let done = false;
+  inflight.finally(() => { done = true; });
+  for (let t = 0; t < 2000 && !done; t++) {
+    const m = await fetch(p.url + '/metrics').then((r) => r.text());
+    const q = /^tidepool_queue_requests (\d+)/m.exec(m);
+    if (q && Number(q[1]) > 0) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
   p.kill('SIGTERM');
   const r = await inflight;
   assert.equal(r.status, 200, r.text.slice(0, 200));
