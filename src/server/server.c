@@ -5,6 +5,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,9 @@ struct tp_server {
     struct MHD_Daemon *d;
     int port;
     int stopped;
+    /* Requests from their first header callback to MHD's completion notice, i.e. until the
+     * response has been written out; shutdown waits for this, not just for the handlers. */
+    atomic_size_t active;
     pthread_mutex_t log_mu;
     char last_log[512];
     double last_log_t;
@@ -138,6 +142,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cc = calloc(1, sizeof *cc);
         if (!cc) return MHD_NO;
         *con_cls = cc;
+        atomic_fetch_add(&s->active, 1);
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
@@ -207,7 +212,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
  * disconnected is dropped earlier, by client_gone() while the request waits for its batch. */
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-    (void)cls;
+    tp_server *s = cls;
     (void)c;
     (void)toe;
     conn_ctx *cc = *con_cls;
@@ -215,6 +220,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     free(cc->body);
     free(cc);
     *con_cls = NULL;
+    atomic_fetch_sub(&s->active, 1);
 }
 
 void tp_server_opts_default(tp_server_opts *o) {
@@ -334,7 +340,13 @@ size_t tp_server_stop(tp_server *s, double grace_s) {
         if (fd != MHD_INVALID_SOCKET) close(fd);
         tp_app_set_draining(s->app);
         double t0 = tp_now();
-        while ((left = tp_app_in_flight(s->app)) > 0 && tp_now() - t0 < grace_s) {
+        /* A request is done when its response has been sent (on_completed), which comes after
+         * the handler returns: stopping the daemon between the two would drop the response. */
+        for (;;) {
+            left = atomic_load(&s->active);
+            size_t handling = tp_app_in_flight(s->app);
+            if (handling > left) left = handling;
+            if (!left || tp_now() - t0 >= grace_s) break;
             struct timespec ts = {0, 10 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
