@@ -234,8 +234,20 @@ T512 void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0
             if (P->k - (kc + kl) < KC / 2 && P->k - (kc + kl) > 0) kl = P->k - kc;
             int first = kc == 0, last = kc + kl >= P->k;
             const float *b = P->wf + ((size_t)p * P->k + (size_t)kc) * TP_NR;
+            /* The next panel's weights come from memory (a layer's weights are never cached
+             * across batches): prefetch them into L2, a slice per row tile of this panel. With
+             * few row tiles the bursts cost more than they hide (batch-1 latency got worse). */
+            int ntiles = (m1 - m0 + MR - 1) / MR;
+            const char *nb = p + 1 < p1 && ntiles >= 8
+                                 ? (const char *)(P->wf + (size_t)(p + 1) * P->k * TP_NR)
+                                 : NULL;
+            size_t nlines = (size_t)P->k * TP_NR * sizeof(float) / 64;
+            size_t per = (nlines + (size_t)ntiles - 1) / (size_t)ntiles, line = 0;
             for (int i = m0; i < m1; i += MR) {
                 int rows = m1 - i < MR ? m1 - i : MR;
+                if (nb)
+                    for (size_t q = 0; q < per && line < nlines; q++, line++)
+                        _mm_prefetch(nb + line * 64, _MM_HINT_T1);
                 const float *a = x + (size_t)i * ldx + kc;
                 float *yy = y + (size_t)i * ldy + c0;
                 const float *res = e->res ? e->res + (size_t)i * e->ldres + c0 : NULL;
