@@ -1,12 +1,15 @@
 /* Golden tests for every model fixture: ids exactly equal to the HF tokenizer's, outputs within
  * 1e-4 of transformers / sentence-transformers, and batch invariance (all cases in one packed
- * batch give the same results as each case alone, <= 1e-5). Numbers in tests/data/models/<name>/
- * golden.json were computed by the reference libraries (see tests/data/models/README.md). */
+ * batch give the same results as each case alone, <= 1e-5, both with the batch split across the
+ * threads by sequence and with every operation split instead; the two are bit-identical). Numbers
+ * in tests/data/models/<name>/ golden.json were computed by the reference libraries (see
+ * tests/data/models/README.md). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine_internal.h"
 #include "testutil.h"
 
 #define TOL 1e-4
@@ -64,7 +67,8 @@ static const fixture fixtures[] = {
 static int32_t *ids_of(const json_t *arr, size_t *n) {
     *n = json_array_size(arr);
     int32_t *v = malloc((*n ? *n : 1) * sizeof *v);
-    for (size_t i = 0; i < *n; i++) v[i] = (int32_t)json_integer_value(json_array_get(arr, i));
+    for (size_t i = 0; i < *n; i++)
+        v[i] = (int32_t)json_integer_value(json_array_get(arr, i));
     return v;
 }
 
@@ -231,6 +235,44 @@ static void check_fixture(const fixture *fx) {
         worst_batch = m > worst_batch ? m : worst_batch;
         if (!(m <= BATCH_TOL)) batch_fail++;
     }
+    /* The same batch forced through each threading mode of run.c: split by sequence even with
+     * a handful of tokens per part, and never split (each operation across the threads). */
+    tp_result *bp = calloc(n, sizeof *bp), *op = calloc(n, sizeof *op);
+    int mode_fail = 0;
+    int saved_bp = e->batch_parallel, saved_min = e->part_min_tokens;
+    e->batch_parallel = 1;
+    e->part_min_tokens = 1;
+    st = tp_engine_run(e, task, seqs, n, &ro, bp, &err);
+    if (st != TP_OK) fail_msg("%s: batch-parallel run failed: %s", fx->name, err.msg);
+    e->batch_parallel = 0;
+    st = tp_engine_run(e, task, seqs, n, &ro, op, &err);
+    if (st != TP_OK) fail_msg("%s: op-parallel run failed: %s", fx->name, err.msg);
+    e->batch_parallel = saved_bp;
+    e->part_min_tokens = saved_min;
+    for (size_t i = 0; i < n; i++) {
+        size_t cnt = (size_t)alone[i].rows * (size_t)alone[i].cols;
+        int same_shape = bp[i].rows == alone[i].rows && bp[i].cols == alone[i].cols &&
+                         op[i].rows == alone[i].rows && op[i].cols == alone[i].cols;
+        if (!same_shape || memcmp(bp[i].data, op[i].data, cnt * sizeof(float)) != 0) {
+            if (mode_fail++ < 3)
+                print_message("%s case %zu: batch-parallel and op-parallel results differ\n",
+                              fx->name, i);
+            continue;
+        }
+        for (size_t k = 0; k < cnt; k++)
+            if (!(fabs(bp[i].data[k] - alone[i].data[k]) <= BATCH_TOL)) {
+                if (mode_fail++ < 3)
+                    print_message("%s case %zu: batch-parallel differs from alone by %g\n",
+                                  fx->name, i, fabs(bp[i].data[k] - alone[i].data[k]));
+                break;
+            }
+    }
+    for (size_t i = 0; i < n; i++) {
+        tp_result_free(&bp[i]);
+        tp_result_free(&op[i]);
+    }
+    free(bp);
+    free(op);
     /* prompt cases (sentence-transformers prompts) */
     int prompt_fail = 0;
     size_t n_prompt = 0;
@@ -257,9 +299,10 @@ static void check_fixture(const fixture *fx) {
         n_prompt++;
     }
     print_message("%s: %zu/%zu ids, %zu/%zu %s (max diff %.2g), %zu/%zu batch-invariant (max "
-                  "%.2g), %d hidden-state failures, %zu/%zu prompt cases\n",
+                  "%.2g), %d threading-mode failures, %d hidden-state failures, %zu/%zu prompt "
+                  "cases\n",
                   fx->label ? fx->label : fx->name, n - (size_t)id_fail, n, n - (size_t)out_fail, n,
-                  field, worst, n - (size_t)batch_fail, n, worst_batch, hid_fail,
+                  field, worst, n - (size_t)batch_fail, n, worst_batch, mode_fail, hid_fail,
                   n_prompt - (size_t)prompt_fail, n_prompt);
     for (size_t i = 0; i < n; i++) {
         tp_result_free(&alone[i]);
@@ -279,6 +322,7 @@ static void check_fixture(const fixture *fx) {
     assert_int_equal(out_fail, 0);
     assert_int_equal(hid_fail, 0);
     assert_int_equal(batch_fail, 0);
+    assert_int_equal(mode_fail, 0);
     assert_int_equal(prompt_fail, 0);
 }
 

@@ -7,6 +7,8 @@
 #include "core/util.h"
 #include "engine/engine_internal.h"
 
+#define BATCH_PARALLEL_MAX_BYTES ((size_t)64 << 20)
+
 void tp_engine_opts_default(tp_engine_opts *o) {
     memset(o, 0, sizeof *o);
 }
@@ -34,7 +36,8 @@ static tp_act activation_from_config(const tp_modeldir *md, tp_act def) {
     tp_act a = def;
     json_t *st = json_object_get(md->config, "sentence_transformers");
     json_t *fn = json_object_get(st, "activation_fn");
-    if (!json_is_string(fn)) fn = json_object_get(md->config, "sbert_ce_default_activation_function");
+    if (!json_is_string(fn))
+        fn = json_object_get(md->config, "sbert_ce_default_activation_function");
     if (json_is_string(fn) && !tp_act_parse(json_string_value(fn), &a)) a = def;
     return a;
 }
@@ -93,9 +96,12 @@ tp_status tp_engine_parse_pooler_config(tp_engine *e, const char *text, tp_error
             }
             int on = json_is_true(v);
             e->token_softmax = on;
-            if (!on) e->cls_act = e->score_act = TP_ACT_IDENTITY;
-            else if (e->model->num_labels == 1) e->cls_act = e->score_act = TP_ACT_SIGMOID;
-            else e->cls_act = TP_ACT_SOFTMAX;
+            if (!on)
+                e->cls_act = e->score_act = TP_ACT_IDENTITY;
+            else if (e->model->num_labels == 1)
+                e->cls_act = e->score_act = TP_ACT_SIGMOID;
+            else
+                e->cls_act = TP_ACT_SOFTMAX;
         } else if (!strcmp(key, "step_tag_id")) {
             if (!json_is_integer(v) && !json_is_null(v)) {
                 s = tp_fail(err, TP_INVALID, "--pooler-config: step_tag_id must be an integer");
@@ -195,7 +201,8 @@ tp_status tp_engine_load(const char *model_dir, const tp_engine_opts *opts, tp_e
     tp_model_load_opts mo = {.engine = opts, .hf_overrides = overrides, .lin_kind = TP_LIN_F32};
     if (opts->quantize && opts->quantize[0]) {
         if (strcmp(opts->quantize, "int8")) {
-            s = tp_fail(err, TP_INVALID, "--quantize: '%s' is not supported (int8)", opts->quantize);
+            s = tp_fail(err, TP_INVALID, "--quantize: '%s' is not supported (int8)",
+                        opts->quantize);
             goto fail;
         }
         mo.lin_kind = TP_LIN_INT8;
@@ -208,9 +215,16 @@ tp_status tp_engine_load(const char *model_dir, const tp_engine_opts *opts, tp_e
         }
         mo.lin_kind = TP_LIN_BF16;
     }
-    e->info.dtype = mo.lin_kind == TP_LIN_F32 ? "f32" : mo.lin_kind == TP_LIN_BF16 ? "bf16" : "int8";
+    e->info.dtype = mo.lin_kind == TP_LIN_F32    ? "f32"
+                    : mo.lin_kind == TP_LIN_BF16 ? "bf16"
+                                                 : "int8";
     if ((s = tp_weights_open_dir(e->md.dir, &w, err)) != TP_OK) goto fail;
     if ((s = tp_model_load(&e->md, w, &mo, &e->model, err)) != TP_OK) goto fail;
+    /* Batches are split across the threads by sequence (run.c) when the layer weights are small
+     * enough to be served from cache to both cores; larger ones would come from memory once per
+     * core, so their batches split each operation instead (measurements: docs/engine.md). */
+    e->batch_parallel = tp_weights_packed_bytes(w) <= BATCH_PARALLEL_MAX_BYTES;
+    e->part_min_tokens = 96;
     w = NULL; /* owned by the model now */
     if ((s = tp_tokenizer_load(e->md.tokenizer_path,
                                e->md.tokenizer_config_path[0] ? e->md.tokenizer_config_path : NULL,
@@ -256,7 +270,7 @@ tp_status tp_engine_load(const char *model_dir, const tp_engine_opts *opts, tp_e
     if ((s = load_labels(e, err)) != TP_OK) goto fail;
 
     /* effective max length */
-    int ml = e->md.max_seq_length ? e->md.max_seq_length
+    int ml = e->md.max_seq_length     ? e->md.max_seq_length
              : e->md.model_max_length ? e->md.model_max_length
                                       : e->model->max_positions;
     if (e->model->max_positions > 0 && (ml <= 0 || ml > e->model->max_positions))
@@ -291,7 +305,8 @@ fail:
 void tp_engine_free(tp_engine *e) {
     if (!e) return;
     if (e->labels) {
-        for (int i = 0; e->model && i < e->model->num_labels; i++) free(e->labels[i]);
+        for (int i = 0; e->model && i < e->model->num_labels; i++)
+            free(e->labels[i]);
         free(e->labels);
     }
     tp_st_head_free(&e->head);
@@ -330,8 +345,7 @@ tp_status tp_engine_tokenize(const tp_engine *e, const char *text, size_t len, c
     }
     if (prompt_len) *prompt_len = 0;
     int max = opts->max_length > 0 ? opts->max_length : e->info.max_length;
-    if (e->model->max_positions > 0 && max > e->model->max_positions)
-        max = e->model->max_positions;
+    if (e->model->max_positions > 0 && max > e->model->max_positions) max = e->model->max_positions;
     tp_encode_opts eo;
     tp_encode_opts_default(&eo);
     eo.add_special = opts->add_special;
@@ -370,7 +384,6 @@ tp_status tp_engine_tokenize(const tp_engine *e, const char *text, size_t len, c
         return tp_fail(err, TP_TOO_LONG,
                        "input has %zu tokens, more than the maximum of %d for this model", out->len,
                        max);
-    if (out->len == 0)
-        return tp_fail(err, TP_INVALID, "input produced no tokens");
+    if (out->len == 0) return tp_fail(err, TP_INVALID, "input produced no tokens");
     return TP_OK;
 }

@@ -23,14 +23,18 @@ struct tp_engine {
     int n_modes;
     int include_prompt;
     int normalize;
-    tp_act cls_act;   /* CLASSIFY activation */
-    tp_act score_act; /* SCORE activation (1 label) */
+    tp_act cls_act;    /* CLASSIFY activation */
+    tp_act score_act;  /* SCORE activation (1 label) */
     int token_softmax; /* TOKEN_CLASSIFY: softmax each token's logits */
     int step_tag_id;   /* STEP pooling: keep tokens with this id (-1: off) */
     int returned_token_ids[16];
     int n_returned;
 
     int max_batch_tokens;
+    /* run.c: split a batch across the threads by sequence when every part gets at least
+     * part_min_tokens tokens (tests lower it to force the split on tiny fixtures) */
+    int batch_parallel;
+    int part_min_tokens;
     /* per-run buffers, grown on demand and kept */
     float *scratch;
     size_t scratch_cap;

@@ -57,7 +57,8 @@ static tp_status finish_seq(tp_engine *e, tp_task task, const tp_seq *sq, const 
                            tp_pool_mode_name(e->modes[0]));
         int pooled = h * e->n_modes, od = e->head.out_dim;
         int big = pooled > od ? pooled : od;
-        for (int i = 0; i < e->head.n_dense; i++) big = e->head.lin[i].n > big ? e->head.lin[i].n : big;
+        for (int i = 0; i < e->head.n_dense; i++)
+            big = e->head.lin[i].n > big ? e->head.lin[i].n : big;
         float *buf = malloc((size_t)big * 3 * sizeof *buf);
         if (!buf) return tp_fail(err, TP_NOMEM, "out of memory");
         tp_pool_sequence(hs, len, h, sq->prompt_len, e->include_prompt, e->modes, e->n_modes, buf);
@@ -75,8 +76,10 @@ static tp_status finish_seq(tp_engine *e, tp_task task, const tp_seq *sq, const 
             return s;
         }
         float *tmp = buf + big;
-        if (e->head.n_dense) tp_st_head_apply(&e->head, buf, tmp, tmp + big);
-        else memcpy(tmp, buf, (size_t)od * sizeof *tmp);
+        if (e->head.n_dense)
+            tp_st_head_apply(&e->head, buf, tmp, tmp + big);
+        else
+            memcpy(tmp, buf, (size_t)od * sizeof *tmp);
         /* Matryoshka: truncate, then (re-)normalize when normalizing */
         int norm = ro->normalize >= 0 ? ro->normalize : e->normalize;
         memcpy(r->data, tmp, (size_t)dim * sizeof *tmp);
@@ -107,7 +110,8 @@ static tp_status finish_seq(tp_engine *e, tp_task task, const tp_seq *sq, const 
         if ((s = alloc_result(r, len, h, err)) != TP_OK) return s;
         memcpy(r->data, hs, (size_t)len * h * sizeof(float));
         if (ro->normalize == 1)
-            for (int t = 0; t < len; t++) tp_l2_normalize(r->data + (size_t)t * h, h);
+            for (int t = 0; t < len; t++)
+                tp_l2_normalize(r->data + (size_t)t * h, h);
         return TP_OK;
     case TP_TASK_TOKEN_CLASSIFY: {
         int nl = m->num_labels;
@@ -152,6 +156,122 @@ static tp_status finish_seq(tp_engine *e, tp_task task, const tp_seq *sq, const 
     return tp_fail(err, TP_INVALID, "unknown task %d", (int)task);
 }
 
+/* ---- forward over one packed batch -------------------------------------------------------------
+ *
+ * Two ways to use the pool's threads. Op-parallel: every operation of the forward pass (each GEMM,
+ * the attention, each LayerNorm) is split across the threads, with a join after each. Batch-
+ * parallel: the batch is cut into one part per thread (whole sequences, about equal token counts)
+ * and each thread runs the whole forward pass of its part on its own, with no join until the end
+ * and no activations shared between cores. Sequences never interact in these models, and every
+ * kernel computes a row the same way whatever rows surround it, so both give bit-identical
+ * results. Batch-parallel wins when every part has enough tokens to keep its GEMMs efficient;
+ * a single sequence or a tiny batch (batch-1 latency) stays op-parallel. */
+
+#define MAX_PARTS 64
+
+typedef struct {
+    tp_model *m;
+    tp_batch b[MAX_PARTS];
+    int32_t *off[MAX_PARTS];
+    float *hidden[MAX_PARTS], *scratch[MAX_PARTS];
+    tp_status st[MAX_PARTS];
+    tp_error err[MAX_PARTS];
+} part_ctx;
+
+static void part_task(void *vctx, int task, int thread) {
+    (void)thread;
+    part_ctx *c = vctx;
+    c->st[task] = c->m->ops->forward(c->m, NULL, &c->b[task], c->hidden[task], c->scratch[task],
+                                     &c->err[task]);
+}
+
+static size_t align16(size_t n) {
+    return (n + 15) & ~(size_t)15;
+}
+
+/* Splits b into parts (sequence ranges of about tok / parts tokens). Returns the part count, 0
+ * when the batch should stay op-parallel. cut[k] .. cut[k+1] are the sequences of part k. */
+static int plan_parts(const tp_engine *e, const tp_batch *b, int cut[MAX_PARTS + 1]) {
+    int nt = tp_pool_size(e->pool);
+    if (!e->batch_parallel || nt < 2 || b->n_seq < 2) return 0;
+    int parts = nt < b->n_seq ? nt : b->n_seq;
+    if (parts > MAX_PARTS) parts = MAX_PARTS;
+    if (b->n_tok / parts < e->part_min_tokens) return 0;
+    cut[0] = 0;
+    int s = 0;
+    for (int k = 1; k < parts; k++) {
+        long target = (long)b->n_tok * k / parts;
+        /* leave at least one sequence for each later part */
+        while (s < b->n_seq - (parts - k) && b->off[s + 1] <= target)
+            s++;
+        if (s < cut[k - 1] + 1) s = cut[k - 1] + 1;
+        /* the sequence straddling the target goes to whichever side is closer */
+        if (s < b->n_seq - (parts - k) && target - b->off[s] > b->off[s + 1] - target) s++;
+        cut[k] = s;
+    }
+    cut[parts] = b->n_seq;
+    return parts;
+}
+
+static tp_status run_forward(tp_engine *e, const tp_batch *b, tp_error *err) {
+    tp_model *m = e->model;
+    int h = m->hidden_size;
+    int cut[MAX_PARTS + 1];
+    int parts = plan_parts(e, b, cut);
+    if (!parts) {
+        size_t need = m->ops->scratch_floats(m, b->n_tok, b->max_len, tp_pool_size(e->pool));
+        if (!grow((void **)&e->scratch, &e->scratch_cap, need, sizeof(float)))
+            return tp_fail(err, TP_NOMEM, "out of memory for a batch of %d tokens", b->n_tok);
+        return m->ops->forward(m, e->pool, b, e->hidden, e->scratch, err);
+    }
+    part_ctx *c = calloc(1, sizeof *c);
+    if (!c) return tp_fail(err, TP_NOMEM, "out of memory");
+    c->m = m;
+    /* scratch: each part's forward scratch, then its offsets rebased to 0 */
+    size_t need = 0, at[MAX_PARTS];
+    for (int k = 0; k < parts; k++) {
+        int s0 = cut[k], s1 = cut[k + 1], tok = b->off[s1] - b->off[s0], ml = 0;
+        for (int s = s0; s < s1; s++)
+            ml = b->off[s + 1] - b->off[s] > ml ? b->off[s + 1] - b->off[s] : ml;
+        at[k] = need;
+        need += align16(m->ops->scratch_floats(m, tok, ml, 1));
+        need += align16((size_t)(s1 - s0) + 1);
+        c->b[k] = (tp_batch){b->ids + b->off[s0],
+                             b->type_ids ? b->type_ids + b->off[s0] : NULL,
+                             NULL,
+                             s1 - s0,
+                             tok,
+                             ml};
+    }
+    tp_status st = TP_OK;
+    if (!grow((void **)&e->scratch, &e->scratch_cap, need, sizeof(float))) {
+        st = tp_fail(err, TP_NOMEM, "out of memory for a batch of %d tokens", b->n_tok);
+        goto done;
+    }
+    for (int k = 0; k < parts; k++) {
+        int s0 = cut[k], s1 = cut[k + 1];
+        c->scratch[k] = e->scratch + at[k];
+        c->off[k] = (int32_t *)(void *)(e->scratch + at[k] +
+                                        align16(m->ops->scratch_floats(m, c->b[k].n_tok,
+                                                                       c->b[k].max_len, 1)));
+        for (int s = s0; s <= s1; s++)
+            c->off[k][s - s0] = b->off[s] - b->off[s0];
+        c->b[k].off = c->off[k];
+        c->hidden[k] = e->hidden + (size_t)b->off[s0] * h;
+        c->st[k] = TP_OK;
+    }
+    tp_pool_run(e->pool, part_task, c, parts);
+    for (int k = 0; k < parts; k++)
+        if (c->st[k] != TP_OK) {
+            *err = c->err[k];
+            st = c->st[k];
+            break;
+        }
+done:
+    free(c);
+    return st;
+}
+
 tp_status tp_engine_run(tp_engine *e, tp_task task, const tp_seq *seqs, size_t n,
                         const tp_run_opts *opts, tp_result *results, tp_error *err) {
     tp_run_opts d;
@@ -159,7 +279,8 @@ tp_status tp_engine_run(tp_engine *e, tp_task task, const tp_seq *seqs, size_t n
         tp_run_opts_default(&d);
         opts = &d;
     }
-    for (size_t i = 0; i < n; i++) results[i] = (tp_result){0};
+    for (size_t i = 0; i < n; i++)
+        results[i] = (tp_result){0};
     if (!(e->info.tasks & (unsigned)task) || (task == TP_TASK_SCORE && e->info.num_labels == 0))
         return tp_fail(err, TP_UNSUPPORTED, "this model does not support that task");
     tp_model *m = e->model;
@@ -172,8 +293,8 @@ tp_status tp_engine_run(tp_engine *e, tp_task task, const tp_seq *seqs, size_t n
                            seqs[i].len, m->max_positions);
         for (int t = 0; t < seqs[i].len; t++)
             if (seqs[i].ids[t] < 0 || seqs[i].ids[t] >= m->vocab_size)
-                return tp_fail(err, TP_INVALID, "token id %d out of range [0, %d)",
-                               seqs[i].ids[t], m->vocab_size);
+                return tp_fail(err, TP_INVALID, "token id %d out of range [0, %d)", seqs[i].ids[t],
+                               m->vocab_size);
     }
     tp_status s = TP_OK;
     size_t i = 0;
@@ -187,9 +308,7 @@ tp_status tp_engine_run(tp_engine *e, tp_task task, const tp_seq *seqs, size_t n
             j++;
         }
         int ns = (int)(j - i);
-        size_t need = m->ops->scratch_floats(m, tok, max_len, tp_pool_size(e->pool));
-        if (!grow((void **)&e->scratch, &e->scratch_cap, need, sizeof(float)) ||
-            !grow((void **)&e->hidden, &e->hidden_cap, (size_t)tok * h, sizeof(float)) ||
+        if (!grow((void **)&e->hidden, &e->hidden_cap, (size_t)tok * h, sizeof(float)) ||
             !grow((void **)&e->ids, &e->ids_cap, (size_t)tok, sizeof(int32_t)) ||
             !grow((void **)&e->off, &e->off_cap, (size_t)ns + 1, sizeof(int32_t))) {
             s = tp_fail(err, TP_NOMEM, "out of memory for a batch of %d tokens", tok);
@@ -207,13 +326,15 @@ tp_status tp_engine_run(tp_engine *e, tp_task task, const tp_seq *seqs, size_t n
             const tp_seq *sq = &seqs[i + (size_t)k];
             e->off[k] = pos;
             memcpy(e->ids + pos, sq->ids, (size_t)sq->len * sizeof(int32_t));
-            if (sq->type_ids) memcpy(e->types + pos, sq->type_ids, (size_t)sq->len * sizeof(int32_t));
-            else memset(e->types + pos, 0, (size_t)sq->len * sizeof(int32_t));
+            if (sq->type_ids)
+                memcpy(e->types + pos, sq->type_ids, (size_t)sq->len * sizeof(int32_t));
+            else
+                memset(e->types + pos, 0, (size_t)sq->len * sizeof(int32_t));
             pos += sq->len;
         }
         e->off[ns] = pos;
         tp_batch b = {e->ids, e->types, e->off, ns, tok, max_len};
-        if ((s = m->ops->forward(m, e->pool, &b, e->hidden, e->scratch, err)) != TP_OK) break;
+        if ((s = run_forward(e, &b, err)) != TP_OK) break;
         for (int k = 0; k < ns && s == TP_OK; k++)
             s = finish_seq(e, task, &seqs[i + (size_t)k], e->hidden, e->off[k], opts,
                            &results[i + (size_t)k], err);
@@ -221,6 +342,7 @@ tp_status tp_engine_run(tp_engine *e, tp_task task, const tp_seq *seqs, size_t n
         i = j;
     }
     if (s != TP_OK)
-        for (size_t k = 0; k < n; k++) tp_result_free(&results[k]);
+        for (size_t k = 0; k < n; k++)
+            tp_result_free(&results[k]);
     return s;
 }

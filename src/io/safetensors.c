@@ -28,19 +28,27 @@ struct tp_weights {
     int sorted;
     char prefix[64];
     char dtype[16];
+    size_t packed_bytes; /* see tp_weights_add_packed */
 };
 
 static int dtype_parse(const char *s, tp_dtype *dt, size_t *size) {
-    if (!strcmp(s, "F32")) *dt = TP_DT_F32, *size = 4;
-    else if (!strcmp(s, "F16")) *dt = TP_DT_F16, *size = 2;
-    else if (!strcmp(s, "BF16")) *dt = TP_DT_BF16, *size = 2;
-    else if (!strcmp(s, "F64") || !strcmp(s, "I64") || !strcmp(s, "U64")) *dt = TP_DT_OTHER, *size = 8;
-    else if (!strcmp(s, "I32") || !strcmp(s, "U32")) *dt = TP_DT_OTHER, *size = 4;
-    else if (!strcmp(s, "I16") || !strcmp(s, "U16")) *dt = TP_DT_OTHER, *size = 2;
+    if (!strcmp(s, "F32"))
+        *dt = TP_DT_F32, *size = 4;
+    else if (!strcmp(s, "F16"))
+        *dt = TP_DT_F16, *size = 2;
+    else if (!strcmp(s, "BF16"))
+        *dt = TP_DT_BF16, *size = 2;
+    else if (!strcmp(s, "F64") || !strcmp(s, "I64") || !strcmp(s, "U64"))
+        *dt = TP_DT_OTHER, *size = 8;
+    else if (!strcmp(s, "I32") || !strcmp(s, "U32"))
+        *dt = TP_DT_OTHER, *size = 4;
+    else if (!strcmp(s, "I16") || !strcmp(s, "U16"))
+        *dt = TP_DT_OTHER, *size = 2;
     else if (!strcmp(s, "I8") || !strcmp(s, "U8") || !strcmp(s, "BOOL") || !strcmp(s, "F8_E4M3") ||
              !strcmp(s, "F8_E5M2"))
         *dt = TP_DT_OTHER, *size = 1;
-    else return 0;
+    else
+        return 0;
     return 1;
 }
 
@@ -82,11 +90,11 @@ static tp_status add_file(tp_weights *w, const char *path, tp_error *err) {
 
     const unsigned char *p = map;
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
+    for (int i = 7; i >= 0; i--)
+        hlen = (hlen << 8) | p[i];
     if (hlen > size - 8)
-        return tp_fail(err, TP_FORMAT,
-                       "%s: header length %llu is larger than the file (%zu bytes)", path,
-                       (unsigned long long)hlen, size);
+        return tp_fail(err, TP_FORMAT, "%s: header length %llu is larger than the file (%zu bytes)",
+                       path, (unsigned long long)hlen, size);
     if (hlen > MAX_HEADER)
         return tp_fail(err, TP_FORMAT, "%s: header length %llu exceeds limit", path,
                        (unsigned long long)hlen);
@@ -127,8 +135,10 @@ static tp_status add_file(tp_weights *w, const char *path, tp_error *err) {
                           json_string_value(jdt));
             goto done;
         }
-        t.dtype_name = t.dtype == TP_DT_F32 ? "F32" : t.dtype == TP_DT_F16 ? "F16"
-                       : t.dtype == TP_DT_BF16 ? "BF16" : "OTHER";
+        t.dtype_name = t.dtype == TP_DT_F32    ? "F32"
+                       : t.dtype == TP_DT_F16  ? "F16"
+                       : t.dtype == TP_DT_BF16 ? "BF16"
+                                               : "OTHER";
         size_t nd = json_array_size(jshape);
         if (nd > TP_ST_MAX_DIMS) {
             st_ = tp_fail(err, TP_FORMAT, "%s: tensor '%s': %zu dims", path, key, nd);
@@ -220,7 +230,8 @@ static void finish(tp_weights *w) {
     qsort(w->t, w->n, sizeof *w->t, tensor_cmp);
     w->sorted = 1;
     size_t counts[4] = {0};
-    for (size_t i = 0; i < w->n; i++) counts[w->t[i].dtype] += (size_t)w->t[i].numel;
+    for (size_t i = 0; i < w->n; i++)
+        counts[w->t[i].dtype] += (size_t)w->t[i].numel;
     int best = 0;
     for (int i = 1; i < 4; i++)
         if (counts[i] > counts[best]) best = i;
@@ -260,8 +271,7 @@ tp_status tp_weights_open_dir(const char *dir, tp_weights **out, tp_error *err) 
     json_t *map = idx ? json_object_get(idx, "weight_map") : NULL;
     if (!json_is_object(map)) {
         json_decref(idx);
-        return tp_fail(err, TP_FORMAT, "%s: %s", path,
-                       idx ? "no \"weight_map\" object" : je.text);
+        return tp_fail(err, TP_FORMAT, "%s: %s", path, idx ? "no \"weight_map\" object" : je.text);
     }
     tp_weights *w = weights_new();
     if (!w) {
@@ -281,7 +291,8 @@ tp_status tp_weights_open_dir(const char *dir, tp_weights **out, tp_error *err) 
         }
         const char *file = json_string_value(val);
         int dup = 0;
-        for (int i = 0; i < n_seen; i++) dup |= !strcmp(seen[i], file);
+        for (int i = 0; i < n_seen; i++)
+            dup |= !strcmp(seen[i], file);
         if (dup) continue;
         if (strchr(file, '/') || n_seen >= MAX_FILES) {
             s = tp_fail(err, TP_FORMAT, "%s: bad shard name '%s'", path, file);
@@ -321,7 +332,8 @@ void tp_weights_free(tp_weights *w) {
         free(w->t[i].f32);
     }
     free(w->t);
-    for (int i = 0; i < w->n_files; i++) munmap(w->files[i].map, w->files[i].size);
+    for (int i = 0; i < w->n_files; i++)
+        munmap(w->files[i].map, w->files[i].size);
     free(w);
 }
 
@@ -347,6 +359,14 @@ tp_tensor *tp_weights_find(const tp_weights *w, const char *name) {
         }
     }
     return find_exact(w, name);
+}
+
+void tp_weights_add_packed(tp_weights *w, size_t bytes) {
+    w->packed_bytes += bytes;
+}
+
+size_t tp_weights_packed_bytes(const tp_weights *w) {
+    return w->packed_bytes;
 }
 
 const char *tp_weights_dtype(const tp_weights *w) {
@@ -395,11 +415,11 @@ tp_status tp_weights_f32(tp_weights *w, const char *name, int ndim, const int64_
                          const float **out, tp_error *err) {
     *out = NULL;
     tp_tensor *t = tp_weights_find(w, name);
-    if (!t)
-        return tp_fail(err, TP_FORMAT, "weights: missing tensor '%s%s'", w->prefix, name);
+    if (!t) return tp_fail(err, TP_FORMAT, "weights: missing tensor '%s%s'", w->prefix, name);
     if (ndim >= 0) {
         int ok = t->ndim == ndim;
-        for (int i = 0; ok && i < ndim; i++) ok = shape[i] < 0 || shape[i] == t->shape[i];
+        for (int i = 0; ok && i < ndim; i++)
+            ok = shape[i] < 0 || shape[i] == t->shape[i];
         if (!ok) {
             char got[128] = "", want[128] = "";
             for (int i = 0; i < t->ndim; i++)
@@ -451,7 +471,8 @@ void tp_weights_release(tp_weights *w, const float *data) {
         size_t esize = t->dtype == TP_DT_F32 ? 4 : 2;
         uintptr_t lo = (uintptr_t)t->raw, hi = lo + (uintptr_t)t->numel * esize;
         long pg = sysconf(_SC_PAGESIZE);
-        uintptr_t a = (lo + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1), b = hi & ~((uintptr_t)pg - 1);
+        uintptr_t a = (lo + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1),
+                  b = hi & ~((uintptr_t)pg - 1);
         if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
         return;
     }

@@ -36,6 +36,10 @@ void tp_weights_free(tp_weights *w);
 size_t tp_weights_count(const tp_weights *w);
 const tp_tensor *tp_weights_at(const tp_weights *w, size_t i);
 tp_tensor *tp_weights_find(const tp_weights *w, const char *name);
+/* Bytes of prepared (packed) copies made from these weights, as the model loaders report them
+ * (tp_model_linear): what the forward pass streams per batch. */
+void tp_weights_add_packed(tp_weights *w, size_t bytes);
+size_t tp_weights_packed_bytes(const tp_weights *w);
 /* The dtype most tensors have ("F32", "BF16", ...). */
 const char *tp_weights_dtype(const tp_weights *w);
 

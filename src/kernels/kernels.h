@@ -25,6 +25,8 @@ typedef struct tp_linear {
 /* Converts / packs the weights for `kind`. Called once at load. */
 tp_status tp_linear_prepare(tp_linear *l, tp_lin_kind kind, tp_error *err);
 void tp_linear_release(tp_linear *l);
+/* Bytes of weights the forward pass reads (the packed copy once prepared). */
+size_t tp_linear_bytes(const tp_linear *l);
 /* y[m][n] = x[m][k] W^T + b. y must not alias x.
  * After tp_linear_prepare succeeds, the forward pass reads only the prepared copy (l->packed) and
  * l->b is copied too: the owner may drop or madvise the pages behind l->w and l->b. */

@@ -156,6 +156,14 @@ oom:
     return tp_fail(err, TP_NOMEM, "out of memory packing a [%d][%d] linear layer", n, k);
 }
 
+size_t tp_linear_bytes(const tp_linear *l) {
+    const tp_packed *P = l->packed;
+    if (!P) return (size_t)l->n * (size_t)l->k * sizeof(float);
+    size_t np = (size_t)P->np * TP_NR;
+    size_t el = P->kind == TP_LIN_F32 ? 4 : P->kind == TP_LIN_BF16 ? 2 : 1;
+    return np * (size_t)P->kp * el;
+}
+
 void tp_linear_release(tp_linear *l) {
     packed_free(l->packed);
     l->packed = NULL;
@@ -383,7 +391,7 @@ void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, 
      * (The generic path hands whole columns to OpenBLAS: one row block.) */
     c.mb = c.path == PATH_GENERIC || m <= 768 ? m : 384;
     int n_mb = (m + c.mb - 1) / c.mb;
-    int tasks = nt * 4;
+    int tasks = nt > 1 ? nt * 4 : 1; /* one thread: one run over all panels (one prefetch chain) */
     if ((long)m * P->n * P->k < 64L * 64 * 64) tasks = 1;
     if (tasks > P->np) tasks = P->np;
     c.group = (P->np + tasks - 1) / tasks;

@@ -120,6 +120,7 @@ tp_status tp_model_linear(tp_weights *w, tp_linear *l, int n, int k, int bias, t
     }
     s = tp_linear_prepare(l, kind, err);
     if (s == TP_OK) { /* the packed copy is all the forward pass reads */
+        tp_weights_add_packed(w, tp_linear_bytes(l));
         tp_weights_release(w, l->w);
         tp_weights_release(w, l->b);
     }
