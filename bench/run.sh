@@ -2,7 +2,12 @@
 # CPU benchmark: tidepool vs ONNX Runtime (and optionally PyTorch) in ONE run, on the same model
 # folders, the same 2,000 workload sentences and 2 threads; prints ratios (bench/summarize.py).
 #
-#   bench/run.sh [--models "minilm-l6 bert-base"] [--runs 3] [--torch] [--no-gemm] [--limit N]
+#   bench/run.sh [--models "minilm-l6 bert-base"] [--runs 3] [--rounds 3] [--torch] [--no-gemm]
+#                [--limit N]
+#
+# After the back-to-back runs, --rounds R alternates ORT and tidepool f32 R times (each a warm-up and
+# one timed pass), so that both see the same machine load; the summary gives each round's ratio
+# and their median (this VM's load moves single runs by 10-30%).
 #
 # Needs (bench only, not the build): Debian python3-torch python3-numpy python3-onnx
 # libopenblas0-openmp (model generator / torch), Node.js + npm (onnxruntime-node 1.30.0,
@@ -14,6 +19,7 @@ W=${W:-$ROOT/bench-out}
 B=$ROOT/bench/ref
 MODELS="minilm-l6 bert-base"
 RUNS=3
+ROUNDS=3
 TORCH=0
 GEMM=1
 LIMIT=()
@@ -21,6 +27,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --models) MODELS=$2; shift ;;
     --runs) RUNS=$2; shift ;;
+    --rounds) ROUNDS=$2; shift ;;
     --torch) TORCH=1 ;;
     --no-gemm) GEMM=0 ;;
     --limit) LIMIT=(--limit "$2"); shift ;;
@@ -84,6 +91,16 @@ for m in $MODELS; do
             --model "$W/models/$m" --work "$W" --runs "$RUNS" --order sorted \
             --json "$OUT/torch_$m.json" "${LIMIT[@]}" >/dev/null
     fi
+done
+# 4. interleaved rounds, ORT and tidepool f32 alternating (paired ratios)
+rm -f "$OUT"/round_*.json
+for m in $MODELS; do
+    for r in $(seq 1 "$ROUNDS"); do
+        node "$B/run_ort.js" bench --model "$W/models/$m" --work "$W" --node-modules "$W/node_modules" \
+            --runs 1 --order sorted --json "$OUT/round_${m}_${r}_ort.json" "${LIMIT[@]}" >/dev/null
+        "$W/tp_bench" --model "$W/models/$m" --workload "$B/workload.jsonl" --runs 1 \
+            --latency-runs 0 --json "$OUT/round_${m}_${r}_tp.json" "${LIMIT[@]}" >/dev/null
+    done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
 /usr/bin/python3 "$ROOT/bench/summarize.py" "$OUT" | tee "$OUT/summary.md"

@@ -85,3 +85,30 @@ for m in ("minilm-l6", "bert-base"):
             "%.1f / %.1f" % (j["latency16_p50_ms"], j["latency16_p99_ms"]) if j["latency16_p50_ms"] else "",
             j["peak_rss_mb"],
             "%.6f" % c_ort[0]["cos_min"] if c_ort else "", "%.6f" % c_f32[0]["cos_min"] if c_f32 else ""))
+
+rounds = []
+for m in ("minilm-l6", "bert-base"):
+    r = 1
+    while True:
+        o, t = load("round_%s_%d_ort.json" % (m, r)), load("round_%s_%d_tp.json" % (m, r))
+        if not o or not t:
+            break
+        rounds.append((m, r, o["orders"]["sorted"]["tokens_per_s"], t["tokens_per_s"],
+                       t["achieved_gflops"]))
+        r += 1
+if rounds:
+    print("\n### f32 vs ORT, interleaved rounds (ORT then tidepool, each a warm-up + 1 timed pass)\n")
+    print("| model | round | ORT tokens/s | tidepool f32 tokens/s | x ORT | tidepool GFLOP/s | % ceiling |")
+    print("|---|---|---|---|---|---|---|")
+    for m, r, ot, tt, tg in rounds:
+        print("| %s | %d | %.0f | %.0f | %.2f | %.1f | %s |" % (
+            m, r, ot, tt, tt / ot, tg, "%.0f%%" % (100 * tg / ceil) if ceil else ""))
+    for m in ("minilm-l6", "bert-base"):
+        rs = sorted(tt / ot for mm, _, ot, tt, _ in rounds if mm == m)
+        gs = sorted(tg for mm, _, _, _, tg in rounds if mm == m)
+        if rs:
+            n = len(rs)
+            med, gmed = (rs[(n - 1) // 2] + rs[n // 2]) / 2, (gs[(n - 1) // 2] + gs[n // 2]) / 2
+            print("\n%s: median ratio %.2f (min %.2f, max %.2f) over %d rounds; median %.1f GFLOP/s%s" % (
+                m, med, rs[0], rs[-1], len(rs), gmed,
+                " (%.0f%% of ceiling)" % (100 * gmed / ceil) if ceil else ""))
