@@ -11,7 +11,7 @@
 #include "models/model.h"
 
 typedef struct {
-    tp_linear qkv;        /* fused [3h][h]: query | key | value */
+    tp_linear qkv; /* fused [3h][h]: query | key | value */
     float *qkv_w, *qkv_b; /* owned storage behind qkv */
     tp_linear attn_out, inter, out;
     const float *ln1_g, *ln1_b, *ln2_g, *ln2_b;
@@ -24,7 +24,7 @@ typedef struct {
     int roberta;
     int distil; /* DistilBERT: no token types, its own tensor names */
     float eps;
-    int act;                                        /* 0 gelu(erf), 1 gelu(tanh), 2 relu */
+    int act; /* 0 gelu(erf), 1 gelu(tanh), 2 relu */
     const float *word, *pos, *type, *emb_g, *emb_b; /* type: NULL for DistilBERT */
     float *sin_pos; /* owned: sinusoidal positions when the checkpoint has none */
     bert_layer *layers;
@@ -59,8 +59,7 @@ static void bert_free(tp_model *mb) {
 static size_t bert_scratch(const tp_model *mb, int n_tok, int max_len, int n_threads) {
     const bert_model *m = (const bert_model *)mb;
     size_t h = (size_t)m->base.hidden_size, n = (size_t)n_tok;
-    return n * 3 * h + n * h * 2 + n * (size_t)m->inter_size +
-           tp_attention_scratch(max_len, n_threads);
+    return n * 3 * h + n * h * 2 + n * (size_t)m->inter_size + tp_attention_scratch(max_len, n_threads);
 }
 
 static tp_status bert_forward(tp_model *mb, tp_pool *pool, const tp_batch *b, float *x,
@@ -76,10 +75,8 @@ static tp_status bert_forward(tp_model *mb, tp_pool *pool, const tp_batch *b, fl
             int id = b->ids[t], tt = b->type_ids ? b->type_ids[t] : 0;
             int p = t - b->off[s];
             if (m->roberta) {
-                if (id == m->base.pad_token_id)
-                    p = m->base.pad_token_id;
-                else
-                    p = m->base.pad_token_id + (++nonpad);
+                if (id == m->base.pad_token_id) p = m->base.pad_token_id;
+                else p = m->base.pad_token_id + (++nonpad);
             }
             if (id < 0 || id >= m->base.vocab_size)
                 return tp_fail(err, TP_INVALID, "token id %d out of range [0, %d)", id,
@@ -92,11 +89,9 @@ static tp_status bert_forward(tp_model *mb, tp_pool *pool, const tp_batch *b, fl
             const float *we = m->word + (size_t)id * h, *pe = m->pos + (size_t)p * h;
             if (m->type) {
                 const float *te = m->type + (size_t)tt * h;
-                for (int j = 0; j < h; j++)
-                    xr[j] = we[j] + pe[j] + te[j];
+                for (int j = 0; j < h; j++) xr[j] = we[j] + pe[j] + te[j];
             } else {
-                for (int j = 0; j < h; j++)
-                    xr[j] = we[j] + pe[j];
+                for (int j = 0; j < h; j++) xr[j] = we[j] + pe[j];
             }
         }
     }
@@ -109,19 +104,11 @@ static tp_status bert_forward(tp_model *mb, tp_pool *pool, const tp_batch *b, fl
         bert_layer *L = &m->layers[l];
         tp_linear_fwd(pool, &L->qkv, x, n, qkv);
         tp_attn_args a = {
-            .q = qkv,
-            .k = qkv + h,
-            .v = qkv + 2 * h,
-            .q_stride = 3 * h,
-            .k_stride = 3 * h,
-            .v_stride = 3 * h,
-            .out = ctx,
-            .out_stride = h,
-            .off = b->off,
-            .n_seq = b->n_seq,
-            .n_heads = m->base.n_heads,
-            .n_kv_heads = m->base.n_heads,
-            .head_dim = hd,
+            .q = qkv, .k = qkv + h, .v = qkv + 2 * h,
+            .q_stride = 3 * h, .k_stride = 3 * h, .v_stride = 3 * h,
+            .out = ctx, .out_stride = h,
+            .off = b->off, .n_seq = b->n_seq,
+            .n_heads = m->base.n_heads, .n_kv_heads = m->base.n_heads, .head_dim = hd,
             .scale = 1.0f / sqrtf((float)hd),
         };
         tp_attention(pool, &a, att);
@@ -142,10 +129,8 @@ static tp_status bert_head(tp_model *mb, tp_pool *pool, const float *in, int row
     float *tmp = malloc((size_t)rows * h * sizeof *tmp);
     if (!tmp) return tp_fail(err, TP_NOMEM, "out of memory");
     tp_linear_fwd(pool, &m->pooler, in, rows, tmp);
-    if (m->head_kind == 3)
-        tp_relu(tmp, (size_t)rows * h);
-    else
-        tp_tanh_inplace(tmp, (size_t)rows * h);
+    if (m->head_kind == 3) tp_relu(tmp, (size_t)rows * h);
+    else tp_tanh_inplace(tmp, (size_t)rows * h);
     tp_linear_fwd(pool, &m->classifier, tmp, rows, out);
     free(tmp);
     return TP_OK;
@@ -261,8 +246,7 @@ tp_status tp_bert_load(const tp_modeldir *md, tp_weights *w, const tp_model_load
         goto fail;
     }
     static const char *const prefixes[] = {"bert.", "roberta.", "distilbert.", "model.", NULL};
-    if ((s = tp_model_use_prefix(md, w, prefixes, "embeddings.word_embeddings.weight", err)))
-        goto fail;
+    if ((s = tp_model_use_prefix(md, w, prefixes, "embeddings.word_embeddings.weight", err))) goto fail;
     if (m->distil && tp_cfg_bool(md, "sinusoidal_pos_embds", 0) &&
         !tp_weights_find(w, "embeddings.position_embeddings.weight")) {
         if (!(m->sin_pos = sinusoidal_table(max_pos, h))) {
