@@ -315,6 +315,7 @@ void tp_engine_free(tp_engine *e) {
     tp_pool_free(e->pool);
     tp_modeldir_close(&e->md);
     free(e->scratch);
+    free(e->parts);
     free(e->hidden);
     free(e->ids);
     free(e->types);

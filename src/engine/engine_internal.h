@@ -35,6 +35,7 @@ struct tp_engine {
      * part_min_tokens tokens (tests lower it to force the split on tiny fixtures) */
     int batch_parallel;
     int part_min_tokens;
+    void *parts; /* run.c's per-part state, allocated on first use */
     /* per-run buffers, grown on demand and kept */
     float *scratch;
     size_t scratch_cap;

@@ -224,8 +224,9 @@ static tp_status run_forward(tp_engine *e, const tp_batch *b, tp_error *err) {
             return tp_fail(err, TP_NOMEM, "out of memory for a batch of %d tokens", b->n_tok);
         return m->ops->forward(m, e->pool, b, e->hidden, e->scratch, err);
     }
-    part_ctx *c = calloc(1, sizeof *c);
-    if (!c) return tp_fail(err, TP_NOMEM, "out of memory");
+    if (!e->parts && !(e->parts = calloc(1, sizeof(part_ctx))))
+        return tp_fail(err, TP_NOMEM, "out of memory");
+    part_ctx *c = e->parts; /* kept: the steady-state forward pass does not allocate */
     c->m = m;
     /* scratch: each part's forward scratch, then its offsets rebased to 0 */
     size_t need = 0, at[MAX_PARTS];
@@ -268,7 +269,6 @@ static tp_status run_forward(tp_engine *e, const tp_batch *b, tp_error *err) {
             break;
         }
 done:
-    free(c);
     return st;
 }
 
