@@ -42,26 +42,32 @@ INLINE T512 __m512 exp512(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
+/* c[5] t^5 + ... + c[0] by Horner's rule. */
+INLINE T512 __m512 poly5(__m512 t, const float c[6]) {
+    __m512 p = _mm512_set1_ps(c[5]);
+    for (int i = 4; i >= 0; i--)
+        p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(c[i]));
+    return p;
+}
+
 /* erf(x) as x * P(x^2) / Q(x^2) on [-4, 4] (|erf(4)| = 1 - 1.5e-8, so clamping is exact in
  * float32). P and Q (degree 5 each) are our own weighted least-squares fit to erf on [0, 4]:
  * 2.1e-8 max |error| in exact arithmetic, 3.0e-7 evaluated in float32 (bench/RESULTS.md). Q >= 1
  * on the range. No exp and no division (rcp14 + one Newton step), about half the work of the
  * exp-based form, which mattered in the GELU epilogue of every FFN-up GEMM. */
 INLINE T512 __m512 erf512(__m512 x) {
+    static const float P[6] = {1.128378987312317f,     0.1962514966726303f,
+                               0.05346785858273506f,   0.004003765061497688f,
+                               0.0002880458487197757f, 1.974833594431402e-06f};
+    static const float Q[6] = {1.0f,
+                               0.5072545409202576f,
+                               0.11647750437259674f,
+                               0.015444661490619183f,
+                               0.001216392032802105f,
+                               3.748113158508204e-05f};
     x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-4.0f)), _mm512_set1_ps(4.0f));
     __m512 t = _mm512_mul_ps(x, x);
-    __m512 p = _mm512_set1_ps(1.974833594431402e-06f);
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.0002880458487197757f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.004003765061497688f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.05346785858273506f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.1962514966726303f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.128378987312317f));
-    __m512 q = _mm512_set1_ps(3.748113158508204e-05f);
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.001216392032802105f));
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.015444661490619183f));
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.11647750437259674f));
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.5072545409202576f));
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(1.0f));
+    __m512 p = poly5(t, P), q = poly5(t, Q);
     __m512 r = _mm512_rcp14_ps(q); /* q >= 1: one Newton step gives ~full precision */
     r = _mm512_mul_ps(r, _mm512_fnmadd_ps(q, r, _mm512_set1_ps(2.0f)));
     return _mm512_mul_ps(_mm512_mul_ps(x, p), r);
