@@ -8,6 +8,7 @@
 #include "engine/engine_internal.h"
 
 #define BATCH_PARALLEL_MAX_BYTES ((size_t)64 << 20)
+#define PART_MIN_TOKENS 96 /* fewer tokens per part: the batch stays op-parallel */
 
 void tp_engine_opts_default(tp_engine_opts *o) {
     memset(o, 0, sizeof *o);
@@ -224,7 +225,7 @@ tp_status tp_engine_load(const char *model_dir, const tp_engine_opts *opts, tp_e
      * enough to be served from cache to both cores; larger ones would come from memory once per
      * core, so their batches split each operation instead (measurements: docs/engine.md). */
     e->batch_parallel = tp_weights_packed_bytes(w) <= BATCH_PARALLEL_MAX_BYTES;
-    e->part_min_tokens = 96;
+    e->part_min_tokens = PART_MIN_TOKENS;
     w = NULL; /* owned by the model now */
     if ((s = tp_tokenizer_load(e->md.tokenizer_path,
                                e->md.tokenizer_config_path[0] ? e->md.tokenizer_config_path : NULL,

@@ -229,13 +229,14 @@ static tp_status run_forward(tp_engine *e, const tp_batch *b, tp_error *err) {
     part_ctx *c = e->parts; /* kept: the steady-state forward pass does not allocate */
     c->m = m;
     /* scratch: each part's forward scratch, then its offsets rebased to 0 */
-    size_t need = 0, at[MAX_PARTS];
+    size_t need = 0, at[MAX_PARTS], off_at[MAX_PARTS];
     for (int k = 0; k < parts; k++) {
         int s0 = cut[k], s1 = cut[k + 1], tok = b->off[s1] - b->off[s0], ml = 0;
         for (int s = s0; s < s1; s++)
             ml = b->off[s + 1] - b->off[s] > ml ? b->off[s + 1] - b->off[s] : ml;
         at[k] = need;
         need += align16(m->ops->scratch_floats(m, tok, ml, 1));
+        off_at[k] = need;
         need += align16((size_t)(s1 - s0) + 1);
         c->b[k] = (tp_batch){b->ids + b->off[s0],
                              b->type_ids ? b->type_ids + b->off[s0] : NULL,
@@ -244,17 +245,12 @@ static tp_status run_forward(tp_engine *e, const tp_batch *b, tp_error *err) {
                              tok,
                              ml};
     }
-    tp_status st = TP_OK;
-    if (!grow((void **)&e->scratch, &e->scratch_cap, need, sizeof(float))) {
-        st = tp_fail(err, TP_NOMEM, "out of memory for a batch of %d tokens", b->n_tok);
-        goto done;
-    }
+    if (!grow((void **)&e->scratch, &e->scratch_cap, need, sizeof(float)))
+        return tp_fail(err, TP_NOMEM, "out of memory for a batch of %d tokens", b->n_tok);
     for (int k = 0; k < parts; k++) {
         int s0 = cut[k], s1 = cut[k + 1];
         c->scratch[k] = e->scratch + at[k];
-        c->off[k] = (int32_t *)(void *)(e->scratch + at[k] +
-                                        align16(m->ops->scratch_floats(m, c->b[k].n_tok,
-                                                                       c->b[k].max_len, 1)));
+        c->off[k] = (int32_t *)(void *)(e->scratch + off_at[k]);
         for (int s = s0; s <= s1; s++)
             c->off[k][s - s0] = b->off[s] - b->off[s0];
         c->b[k].off = c->off[k];
@@ -265,11 +261,9 @@ static tp_status run_forward(tp_engine *e, const tp_batch *b, tp_error *err) {
     for (int k = 0; k < parts; k++)
         if (c->st[k] != TP_OK) {
             *err = c->err[k];
-            st = c->st[k];
-            break;
+            return c->st[k];
         }
-done:
-    return st;
+    return TP_OK;
 }
 
 tp_status tp_engine_run(tp_engine *e, tp_task task, const tp_seq *seqs, size_t n,

@@ -341,12 +341,10 @@ size_t tp_server_stop(tp_server *s, double grace_s) {
         tp_app_set_draining(s->app);
         double t0 = tp_now();
         /* A request is done when its response has been sent (on_completed), which comes after
-         * the handler returns: stopping the daemon between the two would drop the response. */
-        for (;;) {
-            left = atomic_load(&s->active);
-            size_t handling = tp_app_in_flight(s->app);
-            if (handling > left) left = handling;
-            if (!left || tp_now() - t0 >= grace_s) break;
+         * the handler returns: stopping the daemon between the two would drop the response.
+         * `active` spans every request whose handler is running, so it is all there is to wait
+         * for. */
+        while ((left = atomic_load(&s->active)) > 0 && tp_now() - t0 < grace_s) {
             struct timespec ts = {0, 10 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
