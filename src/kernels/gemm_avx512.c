@@ -148,23 +148,16 @@ static inline void col_masks(int nvalid, __mmask16 *k0, __mmask16 *k1) {
 /* ---- f32 ----------------------------------------------------------------------------------------
  */
 
-/* One k chunk: first chunk starts from zero, later ones from the partial sums stored in y; the
- * epilogue runs on the last chunk only. */
+/* MR rows x one 32-column panel over the whole k, then the epilogue. */
 INLINE T512 void ukr_f32(const int mr, const float *a, size_t lda, const float *b, int k, float *y,
                          size_t ldy, const float *bias, const tp_epi *e, const float *res,
-                         int nvalid, int first, int last) {
+                         int nvalid) {
     __m512 acc[MR][2];
     __mmask16 k0, k1;
     col_masks(nvalid, &k0, &k1);
 #pragma GCC unroll 12
-    for (int i = 0; i < mr; i++) {
-        if (first) {
-            acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-        } else {
-            acc[i][0] = _mm512_maskz_loadu_ps(k0, y + i * ldy);
-            acc[i][1] = _mm512_maskz_loadu_ps(k1, y + i * ldy + 16);
-        }
-    }
+    for (int i = 0; i < mr; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int p = 0; p < k; p++) {
         __m512 b0 = _mm512_load_ps(b + (size_t)p * TP_NR);
         __m512 b1 = _mm512_load_ps(b + (size_t)p * TP_NR + 16);
@@ -174,14 +167,6 @@ INLINE T512 void ukr_f32(const int mr, const float *a, size_t lda, const float *
             acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
         }
-    }
-    if (!last) {
-#pragma GCC unroll 12
-        for (int i = 0; i < mr; i++) {
-            _mm512_mask_storeu_ps(y + i * ldy, k0, acc[i][0]);
-            _mm512_mask_storeu_ps(y + i * ldy + 16, k1, acc[i][1]);
-        }
-        return;
     }
     __m512 bb0 = _mm512_load_ps(bias), bb1 = _mm512_load_ps(bias + 16);
 #pragma GCC unroll 12
@@ -230,44 +215,32 @@ INLINE T512 void ukr_f32(const int mr, const float *a, size_t lda, const float *
         break;                                                                                     \
     }
 
-/* k may be cut into chunks of KC so that a chunk of the B panel (KC x 32 floats) stays in L1 while
- * every row tile of the block streams past it; partial sums go through y (L2). Measured (round 2,
- * interleaved A/B, 2 threads, shapes 512x768x2304, 512x3072x768, 2048x3072x768, 4096x1536x384):
- * KC = 192, 256, 320, 384 and 768 gave no gain over one chunk (within the load noise, often
- * worse), so chunking stays off: one chunk. */
-#define KC (1 << 28)
-
+/* k is not cut into chunks: chunks of KC = 192..768 with partial sums through y were measured
+ * slower or no better (bench/RESULTS.md, rounds 2 and 5), so each tile runs the whole k. */
 T512 void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0, int m1, int p0,
                              int p1, float *y, int ldy, const tp_epi *e) {
+    /* The next panel's weights come from memory (a layer's weights are never cached across
+     * batches): prefetch them into L2, a slice per row tile of this panel. With few row tiles the
+     * bursts cost more than they hide (batch-1 latency got worse). */
+    int ntiles = (m1 - m0 + MR - 1) / MR;
+    size_t nlines = (size_t)P->k * TP_NR * sizeof(float) / 64;
+    size_t per = (nlines + (size_t)ntiles - 1) / (size_t)ntiles;
     for (int p = p0; p < p1; p++) {
         int c0 = p * TP_NR, nvalid = P->n - c0 < TP_NR ? P->n - c0 : TP_NR;
-        for (int kc = 0; kc < P->k; kc += KC) {
-            int kl = P->k - kc < KC ? P->k - kc : KC;
-            /* an uneven last chunk is merged into the previous one */
-            if (P->k - (kc + kl) < KC / 2 && P->k - (kc + kl) > 0) kl = P->k - kc;
-            int first = kc == 0, last = kc + kl >= P->k;
-            const float *b = P->wf + ((size_t)p * P->k + (size_t)kc) * TP_NR;
-            /* The next panel's weights come from memory (a layer's weights are never cached
-             * across batches): prefetch them into L2, a slice per row tile of this panel. With
-             * few row tiles the bursts cost more than they hide (batch-1 latency got worse). */
-            int ntiles = (m1 - m0 + MR - 1) / MR;
-            const char *nb = p + 1 < p1 && ntiles >= 8
-                                 ? (const char *)(P->wf + (size_t)(p + 1) * P->k * TP_NR)
-                                 : NULL;
-            size_t nlines = (size_t)P->k * TP_NR * sizeof(float) / 64;
-            size_t per = (nlines + (size_t)ntiles - 1) / (size_t)ntiles, line = 0;
-            for (int i = m0; i < m1; i += MR) {
-                int rows = m1 - i < MR ? m1 - i : MR;
-                if (nb)
-                    for (size_t q = 0; q < per && line < nlines; q++, line++)
-                        _mm_prefetch(nb + line * 64, _MM_HINT_T1);
-                const float *a = x + (size_t)i * ldx + kc;
-                float *yy = y + (size_t)i * ldy + c0;
-                const float *res = e->res ? e->res + (size_t)i * e->ldres + c0 : NULL;
-                DISPATCH_MR(ukr_f32, rows, a, (size_t)ldx, b, kl, yy, (size_t)ldy, P->bias + c0, e,
-                            res, nvalid, first, last);
-            }
-            kc += kl - KC; /* the loop adds KC */
+        const float *b = P->wf + (size_t)p * P->k * TP_NR;
+        const char *nb =
+            p + 1 < p1 && ntiles >= 8 ? (const char *)(b + (size_t)P->k * TP_NR) : NULL;
+        size_t line = 0;
+        for (int i = m0; i < m1; i += MR) {
+            int rows = m1 - i < MR ? m1 - i : MR;
+            if (nb)
+                for (size_t q = 0; q < per && line < nlines; q++, line++)
+                    _mm_prefetch(nb + line * 64, _MM_HINT_T1);
+            const float *a = x + (size_t)i * ldx;
+            float *yy = y + (size_t)i * ldy + c0;
+            const float *res = e->res ? e->res + (size_t)i * e->ldres + c0 : NULL;
+            DISPATCH_MR(ukr_f32, rows, a, (size_t)ldx, b, P->k, yy, (size_t)ldy, P->bias + c0, e,
+                        res, nvalid);
         }
     }
 }
