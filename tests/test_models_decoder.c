@@ -64,10 +64,7 @@ static tp_engine *load(const char *dir, const char *pooler_config, int max_lengt
     eo.n_threads = 2;
     eo.pooler_config = pooler_config;
     eo.max_length = max_length;
-    tp_engine *e = NULL;
-    tp_error err = {0};
-    if (tp_engine_load(dir, &eo, &e, &err) != TP_OK) fail_msg("load %s: %s", dir, err.msg);
-    return e;
+    return tu_engine(dir, &eo);
 }
 
 static void expect_load_fails(const char *dir, int max_length, tp_status want,

@@ -136,10 +136,9 @@ static void check_fixture(const fixture *fx) {
     eo.n_threads = 2;
     eo.pooler_config = fx->pooler_config;
     eo.hf_overrides = fx->hf_overrides;
-    tp_engine *e = NULL;
+    tp_engine *e = tu_engine(dir, &eo);
     tp_error err = {0};
-    tp_status st = tp_engine_load(dir, &eo, &e, &err);
-    if (st != TP_OK) fail_msg("%s: load failed: %s", fx->name, err.msg);
+    tp_status st;
     const tp_model_info *info = tp_engine_info(e);
     int want_max = (int)json_integer_value(json_object_get(g, "max_length"));
     if (want_max && info->max_length != want_max)

@@ -34,10 +34,7 @@ static tp_engine *load(const char *dir, const char *hf, const char *quantize) {
     eo.n_threads = 2;
     eo.hf_overrides = hf;
     eo.quantize = quantize;
-    tp_engine *e = NULL;
-    tp_error err = {0};
-    if (tp_engine_load(dir, &eo, &e, &err) != TP_OK) fail_msg("%s: load failed: %s", dir, err.msg);
-    return e;
+    return tu_engine(dir, &eo);
 }
 
 static void run_one(tp_engine *e, tp_task task, const tp_seq *s, tp_result *r) {

@@ -14,6 +14,13 @@ const char *tu_data(const char *rel) {
     return b;
 }
 
+tp_engine *tu_engine(const char *dir, const tp_engine_opts *eo) {
+    tp_engine *e = NULL;
+    tp_error err = {0};
+    if (tp_engine_load(dir, eo, &e, &err) != TP_OK) fail_msg("%s: load failed: %s", dir, err.msg);
+    return e;
+}
+
 json_t *tu_json(const char *path) {
     json_error_t e;
     json_t *j = json_load_file(path, JSON_DECODE_ANY, &e);
@@ -46,7 +53,9 @@ int tu_run(const char *cmd, char **out) {
     }
     if (buf) buf[len] = 0;
     int st = pclose(p);
-    if (out) *out = buf;
-    else free(buf);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -432,6 +432,18 @@ static TAMX void amx_config(void) {
 #define AMX_PG 8
 #define AMX_KSTEPS 8
 
+/* C tiles c0, c1 += A tile a times the B tiles 6 and 7 (tile numbers must be constants). */
+#define AMX_DP2(kind, c0, c1, a)                                                                   \
+    do {                                                                                           \
+        if ((kind) == 1) {                                                                         \
+            _tile_dpbf16ps(c0, a, 6);                                                              \
+            _tile_dpbf16ps(c1, a, 7);                                                              \
+        } else {                                                                                   \
+            _tile_dpbusd(c0, a, 6);                                                                \
+            _tile_dpbusd(c1, a, 7);                                                                \
+        }                                                                                          \
+    } while (0)
+
 /* kind 1: bf16, kind 2: int8. a: A rows (bf16 or u8) with lda bytes per row. */
 static TAMX void amx_tile(const tp_packed *P, int kind, const uint8_t *a, size_t lda,
                           const float *xs, int m, int p0, int p1, float *y, int ldy,
@@ -468,22 +480,10 @@ static TAMX void amx_tile(const tp_packed *P, int kind, const uint8_t *a, size_t
                         _tile_loadd(6, bk, 128);
                         _tile_loadd(7, bk + 64, 128);
                         _tile_loadd(4, ai + (size_t)st * 64, (long)lda);
-                        if (kind == 1) {
-                            _tile_dpbf16ps(0, 4, 6);
-                            _tile_dpbf16ps(1, 4, 7);
-                        } else {
-                            _tile_dpbusd(0, 4, 6);
-                            _tile_dpbusd(1, 4, 7);
-                        }
+                        AMX_DP2(kind, 0, 1, 4);
                         if (rows > 16) {
                             _tile_loadd(5, ai + 16 * lda + (size_t)st * 64, (long)lda);
-                            if (kind == 1) {
-                                _tile_dpbf16ps(2, 5, 6);
-                                _tile_dpbf16ps(3, 5, 7);
-                            } else {
-                                _tile_dpbusd(2, 5, 6);
-                                _tile_dpbusd(3, 5, 7);
-                            }
+                            AMX_DP2(kind, 2, 3, 5);
                         }
                     }
                     _tile_stored(0, &cb[0][0], 128);
