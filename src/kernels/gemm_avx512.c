@@ -591,44 +591,160 @@ T512 void tp_avx512_ln_row(float *x, const float *r, const float *g, const float
 
 #define ATT_KCH 32 /* keys per transposed chunk of K */
 
+/* In-register transpose of a 16 x 16 f32 block: r[i] holds row i on entry, column i on exit.
+ * Pairs of rows interleave (ps, then pd), then 128-bit lanes regroup. */
+INLINE T512 void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* u[4i + c] lane L: column c + 4L of rows 4i .. 4i + 3 */
+    for (int i = 0; i < 4; i++) {
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512 v0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44);
+        __m512 v1 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44);
+        __m512 v2 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xEE);
+        __m512 v3 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xEE);
+        t[c] = _mm512_shuffle_f32x4(v0, v1, 0x88);
+        t[c + 4] = _mm512_shuffle_f32x4(v0, v1, 0xDD);
+        t[c + 8] = _mm512_shuffle_f32x4(v2, v3, 0x88);
+        t[c + 12] = _mm512_shuffle_f32x4(v2, v3, 0xDD);
+    }
+    for (int i = 0; i < 16; i++)
+        r[i] = t[i];
+}
+
+/* kt[d][0 .. 16 * nv) = K[j][d] for the nk keys of the chunk (zeros past nk). */
+INLINE T512 void transpose_keys(const float *k, int ks, int nk, int nv, int hd,
+                                float (*kt)[ATT_KCH]) {
+    for (int jb = 0; jb < nv; jb++)
+        for (int d0 = 0; d0 < hd; d0 += 16) {
+            int nd = hd - d0 < 16 ? hd - d0 : 16;
+            __mmask16 dm = (__mmask16)((1u << nd) - 1);
+            __m512 r[16];
+            for (int j = 0; j < 16; j++) {
+                int key = jb * 16 + j;
+                r[j] = key < nk ? _mm512_maskz_loadu_ps(dm, k + (size_t)key * ks + d0)
+                                : _mm512_setzero_ps();
+            }
+            transpose16(r);
+            for (int c = 0; c < nd; c++)
+                _mm512_store_ps(&kt[d0 + c][jb * 16], r[c]);
+        }
+}
+
+/* S rows [i, i + R) x one chunk of 16 * NV keys: broadcast-FMA over d like the GEMM. */
+INLINE T512 void qk_rows(const int R, const int NV, const float *qi, int qs, int hd,
+                         float (*kt)[ATT_KCH], float *S, int kend, int j0, float scale,
+                         __mmask16 m0, __mmask16 m1) {
+    __m512 acc[8][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int d = 0; d < hd; d++) {
+        __m512 k0 = _mm512_load_ps(&kt[d][0]);
+        __m512 k1 = NV > 1 ? _mm512_load_ps(&kt[d][16]) : k0;
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            __m512 qv = _mm512_set1_ps(qi[(size_t)r * qs + d]);
+            acc[r][0] = _mm512_fmadd_ps(qv, k0, acc[r][0]);
+            if (NV > 1) acc[r][1] = _mm512_fmadd_ps(qv, k1, acc[r][1]);
+        }
+    }
+    __m512 vs = _mm512_set1_ps(scale);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        float *srow = S + (size_t)r * kend + j0;
+        _mm512_mask_storeu_ps(srow, m0, _mm512_mul_ps(acc[r][0], vs));
+        if (NV > 1) _mm512_mask_storeu_ps(srow + 16, m1, _mm512_mul_ps(acc[r][1], vs));
+    }
+}
+
+/* O rows [i, i + R) x NT vectors of the head (columns d0 ..) = P V over kend keys. */
+INLINE T512 void pv_rows(const int R, const int NT, const float *S, int kend, const float *v,
+                         int vs, float *o, int os, const __mmask16 *dm) {
+    __m512 acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++)
+            acc[r][t] = _mm512_setzero_ps();
+    for (int j = 0; j < kend; j++) {
+        const float *vr = v + (size_t)j * vs;
+        __m512 vv[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++)
+            vv[t] = _mm512_maskz_loadu_ps(dm[t], vr + 16 * t);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            __m512 p = _mm512_set1_ps(S[(size_t)r * kend + j]);
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++)
+                acc[r][t] = _mm512_fmadd_ps(p, vv[t], acc[r][t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++)
+            _mm512_mask_storeu_ps(o + (size_t)r * os + 16 * t, dm[t], acc[r][t]);
+}
+
+#define PV_NT(R, nt, ...)                                                                          \
+    switch (nt) {                                                                                  \
+    case 4:                                                                                        \
+        pv_rows(R, 4, __VA_ARGS__);                                                                \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        pv_rows(R, 3, __VA_ARGS__);                                                                \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        pv_rows(R, 2, __VA_ARGS__);                                                                \
+        break;                                                                                     \
+    default:                                                                                       \
+        pv_rows(R, 1, __VA_ARGS__);                                                                \
+        break;                                                                                     \
+    }
+
 /* One (sequence, head, query block): S = scale * Q K^T over keys [0, kend), row softmax over the
  * visible keys [lo_i, hi_i) (zeros outside), O = P V. q / k / v / o point at the block's first
- * row of this head; S is [nq][kend] scratch. K is transposed in chunks of 32 keys on the stack so
- * that Q K^T runs as broadcast-FMA like the GEMM. hd <= TP_ATT_MAX_HD. */
+ * row of this head; S is [nq][kend] scratch. K is transposed (16 x 16 in registers) in chunks of
+ * up to 32 keys, so that Q K^T runs as broadcast-FMA like the GEMM; a chunk of at most 16 keys
+ * (every short sequence) uses one vector of keys, not two. hd <= TP_ATT_MAX_HD. */
 T512 void tp_avx512_attn_block(const float *q, int qs, const float *k, int ks, const float *v,
                                int vs, float *o, int os, int nq, int kend, int hd, float scale,
                                const int *lo, const int *hi, float *S) {
     _Alignas(64) float kt[TP_ATT_MAX_HD][ATT_KCH];
     for (int j0 = 0; j0 < kend; j0 += ATT_KCH) {
-        int nk = kend - j0 < ATT_KCH ? kend - j0 : ATT_KCH;
-        for (int d = 0; d < hd; d++)
-            for (int j = 0; j < ATT_KCH; j++)
-                kt[d][j] = j < nk ? k[(size_t)(j0 + j) * ks + d] : 0.0f;
+        int nk = kend - j0 < ATT_KCH ? kend - j0 : ATT_KCH, nv = nk > 16 ? 2 : 1;
+        transpose_keys(k + (size_t)j0 * ks, ks, nk, nv, hd, kt);
         __mmask16 m0, m1;
         col_masks(nk, &m0, &m1);
-        for (int i = 0; i < nq; i += 4) {
-            int nr = nq - i < 4 ? nq - i : 4;
-            __m512 acc[4][2];
-            for (int r = 0; r < 4; r++)
-                acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-            const float *qi = q + (size_t)i * qs;
-            for (int d = 0; d < hd; d++) {
-                __m512 k0 = _mm512_load_ps(&kt[d][0]), k1 = _mm512_load_ps(&kt[d][16]);
-#pragma GCC unroll 4
-                for (int r = 0; r < 4; r++) {
-                    if (r < nr) {
-                        __m512 qv = _mm512_set1_ps(qi[(size_t)r * qs + d]);
-                        acc[r][0] = _mm512_fmadd_ps(qv, k0, acc[r][0]);
-                        acc[r][1] = _mm512_fmadd_ps(qv, k1, acc[r][1]);
-                    }
-                }
-            }
-            __m512 vs_ = _mm512_set1_ps(scale);
-            for (int r = 0; r < nr; r++) {
-                float *srow = S + (size_t)(i + r) * kend + j0;
-                _mm512_mask_storeu_ps(srow, m0, _mm512_mul_ps(acc[r][0], vs_));
-                _mm512_mask_storeu_ps(srow + 16, m1, _mm512_mul_ps(acc[r][1], vs_));
-            }
+        int i = 0;
+        if (nv == 1) {
+            for (; i + 8 <= nq; i += 8)
+                qk_rows(8, 1, q + (size_t)i * qs, qs, hd, kt, S + (size_t)i * kend, kend, j0, scale,
+                        m0, m1);
+        } else {
+            for (; i + 4 <= nq; i += 4)
+                qk_rows(4, 2, q + (size_t)i * qs, qs, hd, kt, S + (size_t)i * kend, kend, j0, scale,
+                        m0, m1);
+        }
+        for (; i < nq; i++) {
+            if (nv == 1)
+                qk_rows(1, 1, q + (size_t)i * qs, qs, hd, kt, S + (size_t)i * kend, kend, j0, scale,
+                        m0, m1);
+            else
+                qk_rows(1, 2, q + (size_t)i * qs, qs, hd, kt, S + (size_t)i * kend, kend, j0, scale,
+                        m0, m1);
         }
     }
     /* softmax per row over [lo, hi) */
@@ -669,36 +785,18 @@ T512 void tp_avx512_attn_block(const float *q, int qs, const float *k, int ks, c
         for (j = h0; j < kend; j++)
             row[j] = 0;
     }
-    /* O = P V: 4 rows x 64 columns of the head per register tile */
-    for (int i = 0; i < nq; i += 4) {
-        int nr = nq - i < 4 ? nq - i : 4;
-        for (int d0 = 0; d0 < hd; d0 += 64) {
-            __mmask16 dm[4];
-            for (int t = 0; t < 4; t++) {
-                int rem = hd - d0 - 16 * t;
-                dm[t] = rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? 0 : (__mmask16)((1u << rem) - 1);
-            }
-            __m512 acc[4][4];
-            for (int r = 0; r < 4; r++)
-                for (int t = 0; t < 4; t++)
-                    acc[r][t] = _mm512_setzero_ps();
-            for (int j = 0; j < kend; j++) {
-                const float *vr = v + (size_t)j * vs + d0;
-                __m512 vv[4];
-                for (int t = 0; t < 4; t++)
-                    vv[t] = _mm512_maskz_loadu_ps(dm[t], vr + 16 * t);
-#pragma GCC unroll 4
-                for (int r = 0; r < 4; r++) {
-                    if (r < nr) {
-                        __m512 p = _mm512_set1_ps(S[(size_t)(i + r) * kend + j]);
-                        for (int t = 0; t < 4; t++)
-                            acc[r][t] = _mm512_fmadd_ps(p, vv[t], acc[r][t]);
-                    }
-                }
-            }
-            for (int r = 0; r < nr; r++)
-                for (int t = 0; t < 4; t++)
-                    _mm512_mask_storeu_ps(o + (size_t)(i + r) * os + d0 + 16 * t, dm[t], acc[r][t]);
+    /* O = P V: 4 rows x up to 64 columns of the head per register tile */
+    for (int d0 = 0; d0 < hd; d0 += 64) {
+        __mmask16 dm[4];
+        int nt = (hd - d0 + 15) / 16 < 4 ? (hd - d0 + 15) / 16 : 4;
+        for (int t = 0; t < 4; t++) {
+            int rem = hd - d0 - 16 * t;
+            dm[t] = rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? 0 : (__mmask16)((1u << rem) - 1);
         }
+        int i = 0;
+        for (; i + 4 <= nq; i += 4)
+            PV_NT(4, nt, S + (size_t)i * kend, kend, v + d0, vs, o + (size_t)i * os + d0, os, dm);
+        for (; i < nq; i++)
+            PV_NT(1, nt, S + (size_t)i * kend, kend, v + d0, vs, o + (size_t)i * os + d0, os, dm);
     }
 }
