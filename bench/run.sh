@@ -6,8 +6,9 @@
 #                [--limit N]
 #
 # After the back-to-back runs, --rounds R alternates ORT and tidepool f32 R times (each a warm-up and
-# one timed pass), so that both see the same machine load; the summary gives each round's ratio
-# and their median (this VM's load moves single runs by 10-30%).
+# one timed pass, in alternating order, plus the fp32 GEMM ceiling at 2048^3), so that both see the
+# same machine load; the summary gives each round's ratio and % of that round's ceiling, and their
+# medians (this VM's load moves single runs by 10-30%).
 #
 # Needs (bench only, not the build): Debian python3-torch python3-numpy python3-onnx
 # libopenblas0-openmp (model generator / torch), Node.js + npm (onnxruntime-node 1.30.0,
@@ -92,14 +93,26 @@ for m in $MODELS; do
             --json "$OUT/torch_$m.json" "${LIMIT[@]}" >/dev/null
     fi
 done
-# 4. interleaved rounds, ORT and tidepool f32 alternating (paired ratios)
+# 4. interleaved rounds: ORT and tidepool f32 alternate (ORT first in odd rounds, tidepool first in
+#    even ones, so neither always follows the other), each round with its own fp32 ceiling (the
+#    GEMM backends at 2048^3), so that ratios and % of ceiling compare figures taken minutes apart
 rm -f "$OUT"/round_*.json
 for m in $MODELS; do
     for r in $(seq 1 "$ROUNDS"); do
-        node "$B/run_ort.js" bench --model "$W/models/$m" --work "$W" --node-modules "$W/node_modules" \
-            --runs 1 --order sorted --json "$OUT/round_${m}_${r}_ort.json" "${LIMIT[@]}" >/dev/null
-        "$W/tp_bench" --model "$W/models/$m" --workload "$B/workload.jsonl" --runs 1 \
-            --latency-runs 0 --json "$OUT/round_${m}_${r}_tp.json" "${LIMIT[@]}" >/dev/null
+        ort_round() {
+            node "$B/run_ort.js" bench --model "$W/models/$m" --work "$W" \
+                --node-modules "$W/node_modules" --runs 1 --order sorted \
+                --json "$OUT/round_${m}_${r}_ort.json" "${LIMIT[@]}" >/dev/null
+        }
+        tp_round() {
+            "$W/tp_bench" --model "$W/models/$m" --workload "$B/workload.jsonl" --runs 1 \
+                --latency-runs 0 --json "$OUT/round_${m}_${r}_tp.json" "${LIMIT[@]}" >/dev/null
+        }
+        if [ $((r % 2)) = 1 ]; then ort_round; tp_round; else tp_round; ort_round; fi
+        if [ $GEMM = 1 ]; then
+            "$W/gemm_bench" --threads 2 --shape 2048x2048x2048 \
+                --json "$OUT/round_${m}_${r}_gemm.json" >/dev/null
+        fi
     done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
