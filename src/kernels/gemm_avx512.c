@@ -587,9 +587,10 @@ T512 void tp_avx512_ln_row(float *x, const float *r, const float *g, const float
 }
 
 /* ---- attention block ----------------------------------------------------------------------------
- */
-
-#define ATT_KCH 32 /* keys per transposed chunk of K */
+ *
+ * Queries go in the 16 vector lanes: S^T = K Q^T is built key by key, each a vector of 16 query
+ * scores, so the row softmax (max, exp, sum over keys) is plain vector arithmetic across keys
+ * with no horizontal reductions, and short sequences (the common case) waste no lanes on keys. */
 
 /* In-register transpose of a 16 x 16 f32 block: r[i] holds row i on entry, column i on exit.
  * Pairs of rows interleave (ps, then pd), then 128-bit lanes regroup. */
@@ -622,62 +623,49 @@ INLINE T512 void transpose16(__m512 r[16]) {
         r[i] = t[i];
 }
 
-/* kt[d][0 .. 16 * nv) = K[j][d] for the nk keys of the chunk (zeros past nk). */
-INLINE T512 void transpose_keys(const float *k, int ks, int nk, int nv, int hd,
-                                float (*kt)[ATT_KCH]) {
-    for (int jb = 0; jb < nv; jb++)
-        for (int d0 = 0; d0 < hd; d0 += 16) {
-            int nd = hd - d0 < 16 ? hd - d0 : 16;
-            __mmask16 dm = (__mmask16)((1u << nd) - 1);
-            __m512 r[16];
-            for (int j = 0; j < 16; j++) {
-                int key = jb * 16 + j;
-                r[j] = key < nk ? _mm512_maskz_loadu_ps(dm, k + (size_t)key * ks + d0)
-                                : _mm512_setzero_ps();
-            }
-            transpose16(r);
-            for (int c = 0; c < nd; c++)
-                _mm512_store_ps(&kt[d0 + c][jb * 16], r[c]);
-        }
+/* qt[d][i] = Q[i][d] for the nr (<= 16) query rows of a sub-block (zeros for i >= nr). */
+INLINE T512 void transpose_queries(const float *q, int qs, int nr, int hd, float (*qt)[16]) {
+    for (int d0 = 0; d0 < hd; d0 += 16) {
+        int nd = hd - d0 < 16 ? hd - d0 : 16;
+        __mmask16 dm = (__mmask16)((1u << nd) - 1);
+        __m512 r[16];
+        for (int i = 0; i < 16; i++)
+            r[i] =
+                i < nr ? _mm512_maskz_loadu_ps(dm, q + (size_t)i * qs + d0) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int c = 0; c < nd; c++)
+            _mm512_store_ps(qt[d0 + c], r[c]);
+    }
 }
 
-/* S rows [i, i + R) x one chunk of 16 * NV keys: broadcast-FMA over d like the GEMM. */
-INLINE T512 void qk_rows(const int R, const int NV, const float *qi, int qs, int hd,
-                         float (*kt)[ATT_KCH], float *S, int kend, int j0, float scale,
-                         __mmask16 m0, __mmask16 m1) {
-    __m512 acc[8][2];
+/* st[r][i] = scale * K[r] . Q[i] for R keys (rows of k): broadcast-FMA over d like the GEMM. */
+INLINE T512 void qk_keys(const int R, const float *k, int ks, int hd, float (*qt)[16], float *st,
+                         __m512 scale) {
+    __m512 acc[8];
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
-        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+        acc[r] = _mm512_setzero_ps();
     for (int d = 0; d < hd; d++) {
-        __m512 k0 = _mm512_load_ps(&kt[d][0]);
-        __m512 k1 = NV > 1 ? _mm512_load_ps(&kt[d][16]) : k0;
+        __m512 qv = _mm512_load_ps(qt[d]);
 #pragma GCC unroll 8
-        for (int r = 0; r < R; r++) {
-            __m512 qv = _mm512_set1_ps(qi[(size_t)r * qs + d]);
-            acc[r][0] = _mm512_fmadd_ps(qv, k0, acc[r][0]);
-            if (NV > 1) acc[r][1] = _mm512_fmadd_ps(qv, k1, acc[r][1]);
-        }
+        for (int r = 0; r < R; r++)
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(k[(size_t)r * ks + d]), qv, acc[r]);
     }
-    __m512 vs = _mm512_set1_ps(scale);
 #pragma GCC unroll 8
-    for (int r = 0; r < R; r++) {
-        float *srow = S + (size_t)r * kend + j0;
-        _mm512_mask_storeu_ps(srow, m0, _mm512_mul_ps(acc[r][0], vs));
-        if (NV > 1) _mm512_mask_storeu_ps(srow + 16, m1, _mm512_mul_ps(acc[r][1], vs));
-    }
+    for (int r = 0; r < R; r++)
+        _mm512_storeu_ps(st + (size_t)r * 16, _mm512_mul_ps(acc[r], scale));
 }
 
-/* O rows [i, i + R) x NT vectors of the head (columns d0 ..) = P V over kend keys. */
-INLINE T512 void pv_rows(const int R, const int NT, const float *S, int kend, const float *v,
-                         int vs, float *o, int os, const __mmask16 *dm) {
+/* O rows [0, R) x NT vectors of the head = P V over nj keys; P[i][j] is pt[j * 16 + i]. */
+INLINE T512 void pv_rows(const int R, const int NT, const float *pt, int nj, const float *v, int vs,
+                         float *o, int os, const __mmask16 *dm) {
     __m512 acc[4][4];
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++)
             acc[r][t] = _mm512_setzero_ps();
-    for (int j = 0; j < kend; j++) {
+    for (int j = 0; j < nj; j++) {
         const float *vr = v + (size_t)j * vs;
         __m512 vv[4];
 #pragma GCC unroll 4
@@ -685,7 +673,7 @@ INLINE T512 void pv_rows(const int R, const int NT, const float *S, int kend, co
             vv[t] = _mm512_maskz_loadu_ps(dm[t], vr + 16 * t);
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            __m512 p = _mm512_set1_ps(S[(size_t)r * kend + j]);
+            __m512 p = _mm512_set1_ps(pt[(size_t)j * 16 + r]);
 #pragma GCC unroll 4
             for (int t = 0; t < NT; t++)
                 acc[r][t] = _mm512_fmadd_ps(p, vv[t], acc[r][t]);
@@ -714,89 +702,70 @@ INLINE T512 void pv_rows(const int R, const int NT, const float *S, int kend, co
         break;                                                                                     \
     }
 
-/* One (sequence, head, query block): S = scale * Q K^T over keys [0, kend), row softmax over the
- * visible keys [lo_i, hi_i) (zeros outside), O = P V. q / k / v / o point at the block's first
- * row of this head; S is [nq][kend] scratch. K is transposed (16 x 16 in registers) in chunks of
- * up to 32 keys, so that Q K^T runs as broadcast-FMA like the GEMM; a chunk of at most 16 keys
- * (every short sequence) uses one vector of keys, not two. hd <= TP_ATT_MAX_HD. */
+/* One (sequence, head, query block): S = scale * Q K^T, row softmax over the visible keys
+ * [lo_i, hi_i) (zeros outside), O = P V. q / k / v / o point at the block's first row of this
+ * head; keys are [0, kend). Works on sub-blocks of 16 queries; S ([16][kend] floats or more) holds
+ * the sub-block's scores as [key][16 queries]. hd <= TP_ATT_MAX_HD. */
 T512 void tp_avx512_attn_block(const float *q, int qs, const float *k, int ks, const float *v,
                                int vs, float *o, int os, int nq, int kend, int hd, float scale,
                                const int *lo, const int *hi, float *S) {
-    _Alignas(64) float kt[TP_ATT_MAX_HD][ATT_KCH];
-    for (int j0 = 0; j0 < kend; j0 += ATT_KCH) {
-        int nk = kend - j0 < ATT_KCH ? kend - j0 : ATT_KCH, nv = nk > 16 ? 2 : 1;
-        transpose_keys(k + (size_t)j0 * ks, ks, nk, nv, hd, kt);
-        __mmask16 m0, m1;
-        col_masks(nk, &m0, &m1);
-        int i = 0;
-        if (nv == 1) {
-            for (; i + 8 <= nq; i += 8)
-                qk_rows(8, 1, q + (size_t)i * qs, qs, hd, kt, S + (size_t)i * kend, kend, j0, scale,
-                        m0, m1);
-        } else {
-            for (; i + 4 <= nq; i += 4)
-                qk_rows(4, 2, q + (size_t)i * qs, qs, hd, kt, S + (size_t)i * kend, kend, j0, scale,
-                        m0, m1);
+    _Alignas(64) float qt[TP_ATT_MAX_HD][16];
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (int i0 = 0; i0 < nq; i0 += 16) {
+        int nr = nq - i0 < 16 ? nq - i0 : 16;
+        __mmask16 lanes = (__mmask16)((1u << nr) - 1);
+        /* keys any of these queries sees: [j0, j1) */
+        int j0 = kend, j1 = 0;
+        for (int i = 0; i < nr; i++) {
+            j0 = lo[i0 + i] < j0 ? lo[i0 + i] : j0;
+            j1 = hi[i0 + i] > j1 ? hi[i0 + i] : j1;
         }
-        for (; i < nq; i++) {
-            if (nv == 1)
-                qk_rows(1, 1, q + (size_t)i * qs, qs, hd, kt, S + (size_t)i * kend, kend, j0, scale,
-                        m0, m1);
-            else
-                qk_rows(1, 2, q + (size_t)i * qs, qs, hd, kt, S + (size_t)i * kend, kend, j0, scale,
-                        m0, m1);
-        }
-    }
-    /* softmax per row over [lo, hi) */
-    for (int i = 0; i < nq; i++) {
-        float *row = S + (size_t)i * kend;
-        int l0 = lo[i], h0 = hi[i];
+        if (j1 > kend) j1 = kend;
+        if (j0 >= j1) continue; /* cannot happen: every query sees at least itself */
+        transpose_queries(q + (size_t)i0 * qs, qs, nr, hd, qt);
+        int nj = j1 - j0, j = 0;
+        const float *kj = k + (size_t)j0 * ks;
+        for (; j + 8 <= nj; j += 8) /* S[j][i]: key j0 + j, query i0 + i */
+            qk_keys(8, kj + (size_t)j * ks, ks, hd, qt, S + (size_t)j * 16, vscale);
+        for (; j < nj; j++)
+            qk_keys(1, kj + (size_t)j * ks, ks, hd, qt, S + (size_t)j * 16, vscale);
+        /* softmax across keys, lane-wise; unused lanes see every key (finite, ignored) */
+        __m512i vlo = _mm512_mask_loadu_epi32(_mm512_set1_epi32(j0), lanes, lo + i0);
+        __m512i vhi = _mm512_mask_loadu_epi32(_mm512_set1_epi32(j1), lanes, hi + i0);
         __m512 mx = _mm512_set1_ps(-INFINITY);
-        int j = l0;
-        for (; j + 16 <= h0; j += 16)
-            mx = _mm512_max_ps(mx, _mm512_loadu_ps(row + j));
-        if (j < h0) {
-            __mmask16 t = (__mmask16)((1u << (h0 - j)) - 1);
-            mx = _mm512_mask_max_ps(mx, t, mx, _mm512_maskz_loadu_ps(t, row + j));
+        for (j = 0; j < nj; j++) {
+            __m512i vj = _mm512_set1_epi32(j0 + j);
+            __mmask16 see = _mm512_cmple_epi32_mask(vlo, vj) & _mm512_cmplt_epi32_mask(vj, vhi);
+            mx = _mm512_mask_max_ps(mx, see, mx, _mm512_loadu_ps(S + (size_t)j * 16));
         }
-        __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
         __m512 sum = _mm512_setzero_ps();
-        for (j = l0; j + 16 <= h0; j += 16) {
-            __m512 ev = exp512(_mm512_sub_ps(_mm512_loadu_ps(row + j), vm));
-            _mm512_storeu_ps(row + j, ev);
-            sum = _mm512_add_ps(sum, ev);
+        for (j = 0; j < nj; j++) {
+            __m512i vj = _mm512_set1_epi32(j0 + j);
+            __mmask16 see = _mm512_cmple_epi32_mask(vlo, vj) & _mm512_cmplt_epi32_mask(vj, vhi);
+            __m512 e = _mm512_maskz_mov_ps(
+                see, exp512(_mm512_sub_ps(_mm512_loadu_ps(S + (size_t)j * 16), mx)));
+            _mm512_storeu_ps(S + (size_t)j * 16, e);
+            sum = _mm512_add_ps(sum, e);
         }
-        if (j < h0) {
-            __mmask16 t = (__mmask16)((1u << (h0 - j)) - 1);
-            __m512 ev = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(t, row + j), vm));
-            _mm512_mask_storeu_ps(row + j, t, ev);
-            sum = _mm512_mask_add_ps(sum, t, sum, ev);
+        __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), sum);
+        for (j = 0; j < nj; j++)
+            _mm512_storeu_ps(S + (size_t)j * 16,
+                             _mm512_mul_ps(_mm512_loadu_ps(S + (size_t)j * 16), inv));
+        /* O = P V: 4 rows x up to 64 columns of the head per register tile */
+        for (int d0 = 0; d0 < hd; d0 += 64) {
+            __mmask16 dm[4];
+            int nt = (hd - d0 + 15) / 16 < 4 ? (hd - d0 + 15) / 16 : 4;
+            for (int t = 0; t < 4; t++) {
+                int rem = hd - d0 - 16 * t;
+                dm[t] = rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? 0 : (__mmask16)((1u << rem) - 1);
+            }
+            int i = 0;
+            for (; i + 4 <= nr; i += 4)
+                PV_NT(4, nt, S + i, nj, v + (size_t)j0 * vs + d0, vs,
+                      o + (size_t)(i0 + i) * os + d0, os, dm);
+            for (; i < nr; i++)
+                PV_NT(1, nt, S + i, nj, v + (size_t)j0 * vs + d0, vs,
+                      o + (size_t)(i0 + i) * os + d0, os, dm);
         }
-        __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-        for (j = 0; j < l0; j++)
-            row[j] = 0;
-        for (j = l0; j + 16 <= h0; j += 16)
-            _mm512_storeu_ps(row + j, _mm512_mul_ps(_mm512_loadu_ps(row + j), inv));
-        if (j < h0) {
-            __mmask16 t = (__mmask16)((1u << (h0 - j)) - 1);
-            _mm512_mask_storeu_ps(row + j, t,
-                                  _mm512_mul_ps(_mm512_maskz_loadu_ps(t, row + j), inv));
-        }
-        for (j = h0; j < kend; j++)
-            row[j] = 0;
-    }
-    /* O = P V: 4 rows x up to 64 columns of the head per register tile */
-    for (int d0 = 0; d0 < hd; d0 += 64) {
-        __mmask16 dm[4];
-        int nt = (hd - d0 + 15) / 16 < 4 ? (hd - d0 + 15) / 16 : 4;
-        for (int t = 0; t < 4; t++) {
-            int rem = hd - d0 - 16 * t;
-            dm[t] = rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? 0 : (__mmask16)((1u << rem) - 1);
-        }
-        int i = 0;
-        for (; i + 4 <= nq; i += 4)
-            PV_NT(4, nt, S + (size_t)i * kend, kend, v + d0, vs, o + (size_t)i * os + d0, os, dm);
-        for (; i < nq; i++)
-            PV_NT(1, nt, S + (size_t)i * kend, kend, v + d0, vs, o + (size_t)i * os + d0, os, dm);
     }
 }
