@@ -44,7 +44,7 @@ mkdir -p "$OUT"
 cmake -S "$ROOT" -B "$ROOT/build-bench" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 make -C "$ROOT/build-bench" -j2 tidepool >/dev/null
 LIBS="$(pkg-config --libs jansson libutf8proc libpcre2-8 openblas libmicrohttpd) -ldl -lpthread -lm"
-for d in tp_bench gemm_bench; do
+for d in tp_bench gemm_bench attn_bench; do
     cc -O2 -std=gnu11 -Wall -Wextra -I"$ROOT/include" -I"$ROOT/src" "$ROOT/bench/$d.c" \
         "$ROOT/build-bench/libtidepool.a" $LIBS -o "$W/$d"
 done
