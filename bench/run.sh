@@ -97,18 +97,23 @@ done
 #    even ones, so neither always follows the other), each round with its own fp32 ceiling (the
 #    GEMM backends at 2048^3), so that ratios and % of ceiling compare figures taken minutes apart
 rm -f "$OUT"/round_*.json
+ort_round() { # model round
+    node "$B/run_ort.js" bench --model "$W/models/$1" --work "$W" --node-modules "$W/node_modules" \
+        --runs 1 --order sorted --json "$OUT/round_$1_$2_ort.json" "${LIMIT[@]}" >/dev/null
+}
+tp_round() { # model round
+    "$W/tp_bench" --model "$W/models/$1" --workload "$B/workload.jsonl" --runs 1 \
+        --latency-runs 0 --json "$OUT/round_$1_$2_tp.json" "${LIMIT[@]}" >/dev/null
+}
 for m in $MODELS; do
     for r in $(seq 1 "$ROUNDS"); do
-        ort_round() {
-            node "$B/run_ort.js" bench --model "$W/models/$m" --work "$W" \
-                --node-modules "$W/node_modules" --runs 1 --order sorted \
-                --json "$OUT/round_${m}_${r}_ort.json" "${LIMIT[@]}" >/dev/null
-        }
-        tp_round() {
-            "$W/tp_bench" --model "$W/models/$m" --workload "$B/workload.jsonl" --runs 1 \
-                --latency-runs 0 --json "$OUT/round_${m}_${r}_tp.json" "${LIMIT[@]}" >/dev/null
-        }
-        if [ $((r % 2)) = 1 ]; then ort_round; tp_round; else tp_round; ort_round; fi
+        if [ $((r % 2)) = 1 ]; then
+            ort_round "$m" "$r"
+            tp_round "$m" "$r"
+        else
+            tp_round "$m" "$r"
+            ort_round "$m" "$r"
+        fi
         if [ $GEMM = 1 ]; then
             "$W/gemm_bench" --threads 2 --shape 2048x2048x2048 \
                 --json "$OUT/round_${m}_${r}_gemm.json" >/dev/null

@@ -18,13 +18,25 @@ def load(name):
         return json.load(f)
 
 
+def ceiling_of(rows):
+    """Best fp32 GEMM at 2048^3 among the libraries and our own kernel (median of its 5 timings)."""
+    best = None
+    for g in rows or []:
+        if g["m"] == 2048 and g["backend"] in ("openblas", "blis", "onednn", "tidepool-f32"):
+            best = max(best or 0, g["gflops"])
+    return best
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return (xs[(n - 1) // 2] + xs[n // 2]) / 2
+
+
 print(open(os.path.join(d, "machine.txt")).read().strip().replace("\n", "  \n"))
 print()
 gemm = load("gemm.json") or []
-ceil = None
-for g in gemm:
-    if g["m"] == 2048 and g["backend"] in ("openblas", "blis", "onednn", "tidepool-f32"):
-        ceil = max(ceil or 0, g["gflops"])  # same rule as ceiling_of() below
+ceil = ceiling_of(gemm)
 if gemm:
     print("### GEMM (GFLOP/s, median of 5, min-max), 2 threads\n")
     shapes = []
@@ -85,21 +97,6 @@ for m in ("minilm-l6", "bert-base"):
             "%.1f / %.1f" % (j["latency16_p50_ms"], j["latency16_p99_ms"]) if j["latency16_p50_ms"] else "",
             j["peak_rss_mb"],
             "%.6f" % c_ort[0]["cos_min"] if c_ort else "", "%.6f" % c_f32[0]["cos_min"] if c_f32 else ""))
-
-def ceiling_of(rows):
-    """Best fp32 GEMM at 2048^3 among the libraries and our own kernel (median of its 5 timings)."""
-    best = None
-    for g in rows or []:
-        if g["m"] == 2048 and g["backend"] in ("openblas", "blis", "onednn", "tidepool-f32"):
-            best = max(best or 0, g["gflops"])
-    return best
-
-
-def median(xs):
-    xs = sorted(xs)
-    n = len(xs)
-    return (xs[(n - 1) // 2] + xs[n // 2]) / 2
-
 
 rounds = []
 for m in ("minilm-l6", "bert-base"):

@@ -1,5 +1,6 @@
 /* Packed varlen attention: one task per (sequence, head, block of 64 queries). Scores for a block
- * are [64][len] in per-thread scratch, so memory stays linear in the sequence length. */
+ * fit [64][len] floats of per-thread scratch (the AVX-512 kernel uses [len][16] of it per 16
+ * queries), so memory stays linear in the sequence length. */
 #include <math.h>
 
 #include "kernels/cpu.h"
@@ -12,14 +13,6 @@ size_t tp_attention_scratch(int max_len, int n_threads) {
     return (size_t)QBLK * (size_t)(max_len > 0 ? max_len : 1) *
            (size_t)(n_threads > 0 ? n_threads : 1);
 }
-
-typedef struct {
-    const tp_attn_args *a;
-    float *scratch;
-    int max_len;
-    int *task_seq; /* unused: tasks are decoded arithmetically */
-    int blocks_per_head_max;
-} attn_ctx;
 
 static void attn_block(const tp_attn_args *a, int s, int h, int qb, float *S) {
     int base = a->off[s], len = a->off[s + 1] - a->off[s];
