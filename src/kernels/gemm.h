@@ -37,6 +37,13 @@ typedef struct tp_epi {
  *  int8: xq [m][kp] u8 (= s8 + 128, padding 128), xs [m] row scales. */
 void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0, int m1, int p0, int p1,
                         float *y, int ldy, const tp_epi *e);
+/* Packed f32 A: rows [r0, r0 + rows) (rows <= TP_MR) of x [m][k] as one tile [k][TP_MR], rows past
+ * `rows` zero. tp_avx512_tile_f32_packed reads tile t (rows t*TP_MR ...) at xp + t * k * TP_MR;
+ * m0 must be a multiple of TP_MR. */
+#define TP_MR 12
+void tp_avx512_pack_a(const float *x, int k, int r0, int rows, float *ap);
+void tp_avx512_tile_f32_packed(const tp_packed *P, const float *xp, int m0, int m1, int p0, int p1,
+                               float *y, int ldy, const tp_epi *e);
 void tp_avx512_tile_bf16(const tp_packed *P, const uint16_t *xb, int m0, int m1, int p0, int p1,
                          float *y, int ldy, const tp_epi *e);
 void tp_avx512_tile_int8(const tp_packed *P, const uint8_t *xq, const float *xs, int m0, int m1,

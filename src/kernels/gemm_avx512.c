@@ -4,7 +4,8 @@
  * One micro-kernel shape serves all three dtypes: MR (<= 12) rows of A times one panel of 32
  * output channels, 24 zmm accumulators. Each step broadcasts one 32-bit word of an A row (an f32,
  * a bf16 pair or a u8 quad) and multiplies it into two 64-byte B vectors (vfmadd231ps,
- * vdpbf16ps or vpdpbusd). A rows are read in place (row stride lda), B panels are contiguous.
+ * vdpbf16ps or vpdpbusd). A rows are read in place (row stride lda), or, for f32 layers whose A
+ * is reused across many panels, from tiles packed once per call ([k][MR]); B panels are contiguous.
  *
  * Everything here is compiled for AVX-512 through target attributes and is only called after
  * runtime detection (kernels/cpu.c), so the rest of the binary still runs on AVX2-only CPUs. */
@@ -20,7 +21,7 @@
 #define T512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx512vnni")))
 #define INLINE static inline __attribute__((always_inline))
 
-#define MR 12
+#define MR TP_MR
 
 /* ---- vector math ---------------------------------------------------------------------------- */
 
@@ -148,9 +149,10 @@ static inline void col_masks(int nvalid, __mmask16 *k0, __mmask16 *k1) {
 /* ---- f32 ----------------------------------------------------------------------------------------
  */
 
-/* MR rows x one 32-column panel over the whole k, then the epilogue. */
-INLINE T512 void ukr_f32(const int mr, const float *a, size_t lda, const float *b, int k, float *y,
-                         size_t ldy, const float *bias, const tp_epi *e, const float *res,
+/* MR rows x one 32-column panel over the whole k, then the epilogue. A element (i, p) is at
+ * a[i * ri + p * rp]: rows in place (ri = lda, rp = 1) or a packed tile (ri = 1, rp = MR). */
+INLINE T512 void ukr_f32(const int mr, const float *a, size_t ri, size_t rp, const float *b, int k,
+                         float *y, size_t ldy, const float *bias, const tp_epi *e, const float *res,
                          int nvalid) {
     __m512 acc[MR][2];
     __mmask16 k0, k1;
@@ -163,7 +165,7 @@ INLINE T512 void ukr_f32(const int mr, const float *a, size_t lda, const float *
         __m512 b1 = _mm512_load_ps(b + (size_t)p * TP_NR + 16);
 #pragma GCC unroll 12
         for (int i = 0; i < mr; i++) {
-            __m512 av = _mm512_set1_ps(a[i * lda + (size_t)p]);
+            __m512 av = _mm512_set1_ps(a[i * ri + (size_t)p * rp]);
             acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
         }
@@ -216,9 +218,10 @@ INLINE T512 void ukr_f32(const int mr, const float *a, size_t lda, const float *
     }
 
 /* k is not cut into chunks: chunks of KC = 192..768 with partial sums through y were measured
- * slower or no better (bench/RESULTS.md, rounds 2 and 5), so each tile runs the whole k. */
-T512 void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0, int m1, int p0,
-                             int p1, float *y, int ldy, const tp_epi *e) {
+ * slower or no better (bench/RESULTS.md, rounds 2, 5 and 9), so each tile runs the whole k.
+ * x is either rows in place (xp == 0: x [m][ldx]) or packed tiles (xp == 1: tp_avx512_pack_a). */
+INLINE T512 void tile_f32(const tp_packed *P, const float *x, int ldx, int xp, int m0, int m1,
+                          int p0, int p1, float *y, int ldy, const tp_epi *e) {
     /* The next panel's weights come from memory (a layer's weights are never cached across
      * batches): prefetch them into L2, a slice per row tile of this panel. With few row tiles the
      * bursts cost more than they hide (batch-1 latency got worse). */
@@ -236,12 +239,43 @@ T512 void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0
             if (nb)
                 for (size_t q = 0; q < per && line < nlines; q++, line++)
                     _mm_prefetch(nb + line * 64, _MM_HINT_T1);
-            const float *a = x + (size_t)i * ldx;
+            const float *a = x + (size_t)i * (xp ? P->k : ldx);
             float *yy = y + (size_t)i * ldy + c0;
             const float *res = e->res ? e->res + (size_t)i * e->ldres + c0 : NULL;
-            DISPATCH_MR(ukr_f32, rows, a, (size_t)ldx, b, P->k, yy, (size_t)ldy, P->bias + c0, e,
-                        res, nvalid);
+            if (xp) {
+                DISPATCH_MR(ukr_f32, rows, a, 1, MR, b, P->k, yy, (size_t)ldy, P->bias + c0, e, res,
+                            nvalid);
+            } else {
+                DISPATCH_MR(ukr_f32, rows, a, (size_t)ldx, 1, b, P->k, yy, (size_t)ldy,
+                            P->bias + c0, e, res, nvalid);
+            }
         }
+    }
+}
+
+T512 void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0, int m1, int p0,
+                             int p1, float *y, int ldy, const tp_epi *e) {
+    tile_f32(P, x, ldx, 0, m0, m1, p0, p1, y, ldy, e);
+}
+
+T512 void tp_avx512_tile_f32_packed(const tp_packed *P, const float *xp, int m0, int m1, int p0,
+                                    int p1, float *y, int ldy, const tp_epi *e) {
+    tile_f32(P, xp, 0, 1, m0, m1, p0, p1, y, ldy, e);
+}
+
+T512 void tp_avx512_pack_a(const float *x, int k, int r0, int rows, float *ap) {
+    /* 16 k at a time: rows to a [MR][16] block, then out in k-major order (rows past `rows`: 0) */
+    float blk[MR][16];
+    for (int p = 0; p < k; p += 16) {
+        int kl = k - p < 16 ? k - p : 16;
+        __mmask16 mk = (__mmask16)(kl == 16 ? 0xFFFFu : (1u << kl) - 1);
+        for (int i = 0; i < MR; i++)
+            _mm512_storeu_ps(blk[i], i < rows
+                                         ? _mm512_maskz_loadu_ps(mk, x + (size_t)(r0 + i) * k + p)
+                                         : _mm512_setzero_ps());
+        for (int q = 0; q < kl; q++)
+            for (int i = 0; i < MR; i++)
+                ap[(size_t)(p + q) * MR + i] = blk[i][q];
     }
 }
 

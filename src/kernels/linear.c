@@ -230,6 +230,7 @@ typedef struct {
     uint8_t *xq;  /* u8 [m][kp] (avx512) */
     float *xf;    /* generic: rounded / quantized f32 [m][k] */
     float *xs;    /* int8 row scales [m] */
+    float *xp;    /* f32 A packed in tiles of TP_MR rows (avx512), or NULL */
     /* generic per-thread slices: panel [k][NR] + out [m][NR] floats */
     float *slices;
     size_t slice_floats;
@@ -299,6 +300,13 @@ static void generic_panel(lin_ctx *c, int p, float *panel, float *out) {
     }
 }
 
+static void pack_task(void *vctx, int task, int thread) {
+    (void)thread;
+    lin_ctx *c = vctx;
+    int r0 = task * TP_MR, rows = c->m - r0 < TP_MR ? c->m - r0 : TP_MR;
+    tp_avx512_pack_a(c->x, c->P->k, r0, rows, c->xp + (size_t)r0 * c->P->k);
+}
+
 static void gemm_task(void *vctx, int task, int thread) {
     lin_ctx *c = vctx;
     const tp_packed *P = c->P;
@@ -317,7 +325,9 @@ static void gemm_task(void *vctx, int task, int thread) {
         return;
     }
     if (c->path == PATH_AVX512) {
-        if (P->kind == TP_LIN_F32)
+        if (P->kind == TP_LIN_F32 && c->xp)
+            tp_avx512_tile_f32_packed(P, c->xp, m0, m1, p0, p1, c->y, P->n, &c->e);
+        else if (P->kind == TP_LIN_F32)
             tp_avx512_tile_f32(P, c->x, P->k, m0, m1, p0, p1, c->y, P->n, &c->e);
         else if (P->kind == TP_LIN_BF16)
             tp_avx512_tile_bf16(P, c->xb, m0, m1, p0, p1, c->y, P->n, &c->e);
@@ -363,6 +373,12 @@ void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, 
         a_bytes = (a_bytes + 63) & ~(size_t)63;
         a_bytes += ((size_t)m * sizeof(float) + 63) & ~(size_t)63;
     }
+    /* f32 A is packed into tiles (one pass, both threads) when it is reused across many weight
+     * panels: n >= 2k, i.e. QKV and FFN-up. The tile kernel then reads one contiguous stream
+     * instead of TP_MR strided rows (+8% on those GEMMs); for attn-out and FFN-down the pass
+     * costs about what it saves (bench/RESULTS.md, round 9). */
+    int pack_a = P->kind == TP_LIN_F32 && c.path == PATH_AVX512 && P->n >= 2 * P->k;
+    if (pack_a) a_bytes = (size_t)((m + TP_MR - 1) / TP_MR) * TP_MR * P->k * sizeof(float);
     if (c.path == PATH_GENERIC) {
         c.slice_floats = ((size_t)P->k * TP_NR + (size_t)m * TP_NR + 15) & ~(size_t)15;
     }
@@ -384,12 +400,16 @@ void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, 
         }
         tp_pool_run((long)m * P->k > 32768 ? pool : NULL, convert_task, &c, (m + 15) / 16);
     }
+    if (pack_a) {
+        c.xp = (float *)(void *)s;
+        tp_pool_run((long)m * P->k > 32768 ? pool : NULL, pack_task, &c, (m + TP_MR - 1) / TP_MR);
+    }
     c.slices = (float *)(void *)(s + a_bytes);
     /* Tasks are groups of panels over blocks of rows (row-block major): the weights stream from
      * memory once per row block, the A rows of a block stay in L2/L3. Batches up to ~768 tokens
      * are one block. About 4 tasks per thread balance the cores; tiny layers run on one.
      * (The generic path hands whole columns to OpenBLAS: one row block.) */
-    c.mb = c.path == PATH_GENERIC || m <= 768 ? m : 384;
+    c.mb = c.path == PATH_GENERIC || m <= 768 ? m : 384; /* 384: a multiple of TP_MR */
     int n_mb = (m + c.mb - 1) / c.mb;
     int tasks = nt > 1 ? nt * 4 : 1; /* one thread: one run over all panels (one prefetch chain) */
     if ((long)m * P->n * P->k < 64L * 64 * 64) tasks = 1;
