@@ -187,11 +187,13 @@ static const int lin_shapes[][3] = {
     {16, 32, 32},
     {17, 40, 100},
     {48, 96, 200},
-    /* n >= 2k (f32 A packed in tiles), ragged rows, and m > 768 (row blocks of 384) */
+    /* n >= 2k (f32 A packed in tiles), ragged rows, m > 768 (row blocks of 384) and m > 1536
+     * (more than one packed chunk) */
     {25, 70, 24},
     {37, 130, 40},
     {800, 66, 17},
     {791, 40, 20},
+    {1601, 50, 9},
 };
 
 static void test_linear_kind(tp_lin_kind kind) {

@@ -373,12 +373,20 @@ void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, 
         a_bytes = (a_bytes + 63) & ~(size_t)63;
         a_bytes += ((size_t)m * sizeof(float) + 63) & ~(size_t)63;
     }
+    /* Tasks are groups of panels over blocks of rows (row-block major): the weights stream from
+     * memory once per row block, the A rows of a block stay in L2/L3. Batches up to ~768 tokens
+     * are one block. About 4 tasks per thread balance the cores; tiny layers run on one.
+     * (The generic path hands whole columns to OpenBLAS: one row block.) */
+    c.mb = c.path == PATH_GENERIC || m <= 768 ? m : 384; /* 384: a multiple of TP_MR */
     /* f32 A is packed into tiles (one pass, both threads) when it is reused across many weight
      * panels: n >= 2k, i.e. QKV and FFN-up. The tile kernel then reads one contiguous stream
      * instead of TP_MR strided rows (+8% on those GEMMs); for attn-out and FFN-down the pass
-     * costs about what it saves (bench/RESULTS.md, round 9). */
+     * costs about what it saves (bench/RESULTS.md, round 9). Packed in chunks of up to four row
+     * blocks (1536 rows), so the scratch stays small on long batches; one block per chunk cost
+     * about 1% (more joins), whole batches 12 MiB of peak RSS in `tidepool embed` on bert-base. */
     int pack_a = P->kind == TP_LIN_F32 && c.path == PATH_AVX512 && P->n >= 2 * P->k;
-    if (pack_a) a_bytes = (size_t)((m + TP_MR - 1) / TP_MR) * TP_MR * P->k * sizeof(float);
+    int chunk = 4 * c.mb, chunk_rows = m < chunk ? m : chunk;
+    if (pack_a) a_bytes = (size_t)((chunk_rows + TP_MR - 1) / TP_MR) * TP_MR * P->k * sizeof(float);
     if (c.path == PATH_GENERIC) {
         c.slice_floats = ((size_t)P->k * TP_NR + (size_t)m * TP_NR + 15) & ~(size_t)15;
     }
@@ -400,23 +408,28 @@ void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, 
         }
         tp_pool_run((long)m * P->k > 32768 ? pool : NULL, convert_task, &c, (m + 15) / 16);
     }
-    if (pack_a) {
-        c.xp = (float *)(void *)s;
-        tp_pool_run((long)m * P->k > 32768 ? pool : NULL, pack_task, &c, (m + TP_MR - 1) / TP_MR);
-    }
     c.slices = (float *)(void *)(s + a_bytes);
-    /* Tasks are groups of panels over blocks of rows (row-block major): the weights stream from
-     * memory once per row block, the A rows of a block stay in L2/L3. Batches up to ~768 tokens
-     * are one block. About 4 tasks per thread balance the cores; tiny layers run on one.
-     * (The generic path hands whole columns to OpenBLAS: one row block.) */
-    c.mb = c.path == PATH_GENERIC || m <= 768 ? m : 384; /* 384: a multiple of TP_MR */
     int n_mb = (m + c.mb - 1) / c.mb;
     int tasks = nt > 1 ? nt * 4 : 1; /* one thread: one run over all panels (one prefetch chain) */
     if ((long)m * P->n * P->k < 64L * 64 * 64) tasks = 1;
     if (tasks > P->np) tasks = P->np;
     c.group = (P->np + tasks - 1) / tasks;
     c.n_groups = (P->np + c.group - 1) / c.group;
-    tp_pool_run(pool, gemm_task, &c, c.n_groups * n_mb);
+    if (!pack_a) {
+        tp_pool_run(pool, gemm_task, &c, c.n_groups * n_mb);
+        return;
+    }
+    c.xp = (float *)(void *)s;
+    for (int r = 0; r < m; r += chunk) { /* per chunk: pack it, then its row blocks x panels */
+        lin_ctx cb = c;
+        cb.m = m - r < chunk ? m - r : chunk;
+        cb.x = x + (size_t)r * P->k;
+        cb.y = y + (size_t)r * P->n;
+        if (res) cb.e.res = res + (size_t)r * P->n;
+        tp_pool_run((long)cb.m * P->k > 32768 ? pool : NULL, pack_task, &cb,
+                    (cb.m + TP_MR - 1) / TP_MR);
+        tp_pool_run(pool, gemm_task, &cb, cb.n_groups * ((cb.m + c.mb - 1) / c.mb));
+    }
 }
 
 void tp_linear_fwd(tp_pool *pool, const tp_linear *l, const float *x, int m, float *y) {
