@@ -44,6 +44,10 @@ void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0, int
 void tp_avx512_pack_a(const float *x, int k, int r0, int rows, float *ap);
 void tp_avx512_tile_f32_packed(const tp_packed *P, const float *xp, int m0, int m1, int p0, int p1,
                                float *y, int ldy, const tp_epi *e);
+/* The same product with a 6-row x 64-column (two panel) micro-kernel; an odd last panel goes to
+ * tp_avx512_tile_f32. Used for f32 layers whose input is not packed (n < 2k). */
+void tp_avx512_tile_f32_wide(const tp_packed *P, const float *x, int ldx, int m0, int m1, int p0,
+                             int p1, float *y, int ldy, const tp_epi *e);
 void tp_avx512_tile_bf16(const tp_packed *P, const uint16_t *xb, int m0, int m1, int p0, int p1,
                          float *y, int ldy, const tp_epi *e);
 void tp_avx512_tile_int8(const tp_packed *P, const uint8_t *xq, const float *xs, int m0, int m1,

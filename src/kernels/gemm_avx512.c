@@ -258,6 +258,74 @@ T512 void tp_avx512_tile_f32(const tp_packed *P, const float *x, int ldx, int m0
     tile_f32(P, x, ldx, 0, m0, m1, p0, p1, y, ldy, e);
 }
 
+/* 6 rows x two panels (64 columns), 24 accumulators: per k, 4 B vectors and 6 broadcasts. Reads
+ * each A row half as often as the 12 x 32 kernel, each B panel twice as often. */
+INLINE T512 void ukr_f32w(const int mr, const float *a, size_t lda, const float *b, const float *b2,
+                          int k, float *y, size_t ldy, const float *bias, const tp_epi *e,
+                          const float *res, int nv0, int nv1) {
+    __m512 acc[6][4];
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++)
+        acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = _mm512_setzero_ps();
+    for (int p = 0; p < k; p++) {
+        __m512 b0 = _mm512_load_ps(b + (size_t)p * TP_NR);
+        __m512 b1 = _mm512_load_ps(b + (size_t)p * TP_NR + 16);
+        __m512 b2v = _mm512_load_ps(b2 + (size_t)p * TP_NR);
+        __m512 b3v = _mm512_load_ps(b2 + (size_t)p * TP_NR + 16);
+#pragma GCC unroll 6
+        for (int i = 0; i < mr; i++) {
+            __m512 av = _mm512_set1_ps(a[i * lda + (size_t)p]);
+            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+            acc[i][2] = _mm512_fmadd_ps(av, b2v, acc[i][2]);
+            acc[i][3] = _mm512_fmadd_ps(av, b3v, acc[i][3]);
+        }
+    }
+    __mmask16 k0, k1, k2, k3;
+    col_masks(nv0, &k0, &k1);
+    col_masks(nv1, &k2, &k3);
+    __m512 bb0 = _mm512_load_ps(bias), bb1 = _mm512_load_ps(bias + 16);
+    __m512 bb2 = _mm512_load_ps(bias + 32), bb3 = _mm512_load_ps(bias + 48);
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++) {
+        const float *r = res ? res + i * (size_t)e->ldres : NULL;
+        store_row(y + i * ldy, r, acc[i][0], acc[i][1], bb0, bb1, e->act, k0, k1);
+        store_row(y + i * ldy + TP_NR, r ? r + TP_NR : NULL, acc[i][2], acc[i][3], bb2, bb3, e->act,
+                  k2, k3);
+    }
+}
+
+T512 void tp_avx512_tile_f32_wide(const tp_packed *P, const float *x, int ldx, int m0, int m1,
+                                  int p0, int p1, float *y, int ldy, const tp_epi *e) {
+    int p = p0;
+    for (; p + 1 < p1; p += 2) {
+        int c0 = p * TP_NR;
+        int nv0 = P->n - c0 < TP_NR ? P->n - c0 : TP_NR;
+        int nv1 = P->n - c0 - TP_NR < TP_NR ? P->n - c0 - TP_NR : TP_NR;
+        const float *b = P->wf + (size_t)p * P->k * TP_NR, *b2 = b + (size_t)P->k * TP_NR;
+        for (int i = m0; i < m1; i += 6) {
+            const float *a = x + (size_t)i * ldx;
+            float *yy = y + (size_t)i * ldy + c0;
+            const float *res = e->res ? e->res + (size_t)i * e->ldres + c0 : NULL;
+            switch (m1 - i < 6 ? m1 - i : 6) {
+#define WIDE(R)                                                                                    \
+    case R:                                                                                        \
+        ukr_f32w(R, a, (size_t)ldx, b, b2, P->k, yy, (size_t)ldy, P->bias + c0, e, res, nv0, nv1); \
+        break;
+                WIDE(6)
+                WIDE(5)
+                WIDE(4)
+                WIDE(3)
+                WIDE(2)
+                WIDE(1)
+#undef WIDE
+            }
+        }
+    }
+    if (p < p1) /* an odd panel: the 12 x 32 kernel (a call, so that its registers stay its own) */
+        tp_avx512_tile_f32(P, x, ldx, m0, m1, p, p1, y, ldy, e);
+}
+
 T512 void tp_avx512_tile_f32_packed(const tp_packed *P, const float *xp, int m0, int m1, int p0,
                                     int p1, float *y, int ldy, const tp_epi *e) {
     tile_f32(P, xp, 0, 1, m0, m1, p0, p1, y, ldy, e);

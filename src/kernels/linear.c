@@ -328,7 +328,7 @@ static void gemm_task(void *vctx, int task, int thread) {
         if (P->kind == TP_LIN_F32 && c->xp)
             tp_avx512_tile_f32_packed(P, c->xp, m0, m1, p0, p1, c->y, P->n, &c->e);
         else if (P->kind == TP_LIN_F32)
-            tp_avx512_tile_f32(P, c->x, P->k, m0, m1, p0, p1, c->y, P->n, &c->e);
+            tp_avx512_tile_f32_wide(P, c->x, P->k, m0, m1, p0, p1, c->y, P->n, &c->e);
         else if (P->kind == TP_LIN_BF16)
             tp_avx512_tile_bf16(P, c->xb, m0, m1, p0, p1, c->y, P->n, &c->e);
         else
@@ -414,6 +414,10 @@ void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, 
     if ((long)m * P->n * P->k < 64L * 64 * 64) tasks = 1;
     if (tasks > P->np) tasks = P->np;
     c.group = (P->np + tasks - 1) / tasks;
+    /* the f32 wide kernel takes panels in pairs: keep each task's group even (24 panels: 6 tasks
+     * of 4, not 8 of 3 with a lone 12 x 32 panel each; +2% on bert-base, round 9) */
+    if (P->kind == TP_LIN_F32 && c.path == PATH_AVX512 && !pack_a && (c.group & 1) && P->np > 1)
+        c.group++;
     c.n_groups = (P->np + c.group - 1) / c.group;
     if (!pack_a) {
         tp_pool_run(pool, gemm_task, &c, c.n_groups * n_mb);
