@@ -6,6 +6,8 @@
  * a bf16 pair or a u8 quad) and multiplies it into two 64-byte B vectors (vfmadd231ps,
  * vdpbf16ps or vpdpbusd). A rows are read in place (row stride lda), or, for f32 layers whose A
  * is reused across many panels, from tiles packed once per call ([k][MR]); B panels are contiguous.
+ * f32 layers with A in place use a second shape, 6 rows x two panels (64 columns), also 24
+ * accumulators, which reads A half as often (tp_avx512_tile_f32_wide).
  *
  * Everything here is compiled for AVX-512 through target attributes and is only called after
  * runtime detection (kernels/cpu.c), so the rest of the binary still runs on AVX2-only CPUs. */
