@@ -58,20 +58,7 @@ int main(int argc, char **argv) {
     srand(1);
     for (size_t i = 0; i < (size_t)n * 3 * h; i++)
         qkv[i] = (float)rand() / (float)RAND_MAX - 0.5f;
-    tp_attn_args a = {.q = qkv,
-                      .k = qkv + h,
-                      .v = qkv + 2 * h,
-                      .q_stride = 3 * h,
-                      .k_stride = 3 * h,
-                      .v_stride = 3 * h,
-                      .out = out,
-                      .out_stride = h,
-                      .off = off,
-                      .n_seq = NS,
-                      .n_heads = nh,
-                      .n_kv_heads = nh,
-                      .head_dim = hd,
-                      .scale = 1.0f / sqrtf((float)hd)};
+    tp_attn_args a = tp_attn_fused_qkv(qkv, nh, hd, out, off, NS);
     double best = 1e30;
     for (int r = 0; r < 30; r++) {
         double t = now();

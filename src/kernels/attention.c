@@ -93,6 +93,25 @@ static void attn_task(void *vctx, int task, int thread) {
     attn_block(a, s, h, qb, c->scratch + (size_t)thread * c->per_thread);
 }
 
+tp_attn_args tp_attn_fused_qkv(const float *qkv, int n_heads, int head_dim, float *out,
+                               const int32_t *off, int n_seq) {
+    int h = n_heads * head_dim;
+    return (tp_attn_args){.q = qkv,
+                          .k = qkv + h,
+                          .v = qkv + 2 * h,
+                          .q_stride = 3 * h,
+                          .k_stride = 3 * h,
+                          .v_stride = 3 * h,
+                          .out = out,
+                          .out_stride = h,
+                          .off = off,
+                          .n_seq = n_seq,
+                          .n_heads = n_heads,
+                          .n_kv_heads = n_heads,
+                          .head_dim = head_dim,
+                          .scale = 1.0f / sqrtf((float)head_dim)};
+}
+
 void tp_attention(tp_pool *pool, const tp_attn_args *a, float *scratch) {
     int max_len = 0;
     for (int s = 0; s < a->n_seq; s++) {

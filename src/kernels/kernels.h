@@ -101,6 +101,11 @@ typedef struct tp_attn_args {
     int window;
 } tp_attn_args;
 
+/* Arguments for the common encoder case: q, k, v side by side in one fused-QKV buffer
+ * qkv[tokens][3 * n_heads * head_dim], as many kv heads as heads, scale 1/sqrt(head_dim), not
+ * causal, no window (set those fields after). */
+tp_attn_args tp_attn_fused_qkv(const float *qkv, int n_heads, int head_dim, float *out,
+                               const int32_t *off, int n_seq);
 size_t tp_attention_scratch(int max_len, int n_threads);
 void tp_attention(tp_pool *pool, const tp_attn_args *a, float *scratch);
 

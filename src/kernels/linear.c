@@ -384,9 +384,12 @@ void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, 
      * costs about what it saves (bench/RESULTS.md, round 9). Packed in chunks of up to four row
      * blocks (1536 rows), so the scratch stays small on long batches; one block per chunk cost
      * about 1% (more joins), whole batches 12 MiB of peak RSS in `tidepool embed` on bert-base. */
-    int pack_a = P->kind == TP_LIN_F32 && c.path == PATH_AVX512 && P->n >= 2 * P->k;
-    int chunk = 4 * c.mb, chunk_rows = m < chunk ? m : chunk;
-    if (pack_a) a_bytes = (size_t)((chunk_rows + TP_MR - 1) / TP_MR) * TP_MR * P->k * sizeof(float);
+    int f32_avx512 = P->kind == TP_LIN_F32 && c.path == PATH_AVX512;
+    int pack_a = f32_avx512 && P->n >= 2 * P->k;
+    int chunk = pack_a ? 4 * c.mb : m; /* rows per pass: unpacked A is one pass over all rows */
+    if (pack_a)
+        a_bytes =
+            (size_t)(((m < chunk ? m : chunk) + TP_MR - 1) / TP_MR) * TP_MR * P->k * sizeof(float);
     if (c.path == PATH_GENERIC) {
         c.slice_floats = ((size_t)P->k * TP_NR + (size_t)m * TP_NR + 15) & ~(size_t)15;
     }
@@ -409,29 +412,24 @@ void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, 
         tp_pool_run((long)m * P->k > 32768 ? pool : NULL, convert_task, &c, (m + 15) / 16);
     }
     c.slices = (float *)(void *)(s + a_bytes);
-    int n_mb = (m + c.mb - 1) / c.mb;
     int tasks = nt > 1 ? nt * 4 : 1; /* one thread: one run over all panels (one prefetch chain) */
     if ((long)m * P->n * P->k < 64L * 64 * 64) tasks = 1;
     if (tasks > P->np) tasks = P->np;
     c.group = (P->np + tasks - 1) / tasks;
     /* the f32 wide kernel takes panels in pairs: keep each task's group even (24 panels: 6 tasks
-     * of 4, not 8 of 3 with a lone 12 x 32 panel each; +2% on bert-base, round 9) */
-    if (P->kind == TP_LIN_F32 && c.path == PATH_AVX512 && !pack_a && (c.group & 1) && P->np > 1)
-        c.group++;
+     * of 4, not 8 of 3 with a lone 12 x 32 panel each; +2% on bert-base, round 10) */
+    if (f32_avx512 && !pack_a && (c.group & 1) && P->np > 1) c.group++;
     c.n_groups = (P->np + c.group - 1) / c.group;
-    if (!pack_a) {
-        tp_pool_run(pool, gemm_task, &c, c.n_groups * n_mb);
-        return;
-    }
-    c.xp = (float *)(void *)s;
-    for (int r = 0; r < m; r += chunk) { /* per chunk: pack it, then its row blocks x panels */
+    if (pack_a) c.xp = (float *)(void *)s;
+    for (int r = 0; r < m; r += chunk) { /* per pass: pack its rows, then row blocks x panels */
         lin_ctx cb = c;
         cb.m = m - r < chunk ? m - r : chunk;
         cb.x = x + (size_t)r * P->k;
         cb.y = y + (size_t)r * P->n;
         if (res) cb.e.res = res + (size_t)r * P->n;
-        tp_pool_run((long)cb.m * P->k > 32768 ? pool : NULL, pack_task, &cb,
-                    (cb.m + TP_MR - 1) / TP_MR);
+        if (pack_a)
+            tp_pool_run((long)cb.m * P->k > 32768 ? pool : NULL, pack_task, &cb,
+                        (cb.m + TP_MR - 1) / TP_MR);
         tp_pool_run(pool, gemm_task, &cb, cb.n_groups * ((cb.m + c.mb - 1) / c.mb));
     }
 }

@@ -103,14 +103,7 @@ static tp_status bert_forward(tp_model *mb, tp_pool *pool, const tp_batch *b, fl
     for (int l = 0; l < m->base.n_layers; l++) {
         bert_layer *L = &m->layers[l];
         tp_linear_fwd(pool, &L->qkv, x, n, qkv);
-        tp_attn_args a = {
-            .q = qkv, .k = qkv + h, .v = qkv + 2 * h,
-            .q_stride = 3 * h, .k_stride = 3 * h, .v_stride = 3 * h,
-            .out = ctx, .out_stride = h,
-            .off = b->off, .n_seq = b->n_seq,
-            .n_heads = m->base.n_heads, .n_kv_heads = m->base.n_heads, .head_dim = hd,
-            .scale = 1.0f / sqrtf((float)hd),
-        };
+        tp_attn_args a = tp_attn_fused_qkv(qkv, m->base.n_heads, hd, ctx, b->off, b->n_seq);
         tp_attention(pool, &a, att);
         tp_linear_fwd(pool, &L->attn_out, ctx, n, tmp);
         tp_add_layernorm(pool, x, tmp, L->ln1_g, L->ln1_b, n, h, m->eps);

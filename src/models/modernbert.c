@@ -97,23 +97,8 @@ static tp_status mb_forward(tp_model *mb, tp_pool *pool, const tp_batch *b, floa
         float theta = L->local ? m->theta_local : m->theta_global;
         tp_rope(qkv, n, nh, hd, hd, pos, theta, 3 * h);
         tp_rope(qkv + h, n, nh, hd, hd, pos, theta, 3 * h);
-        tp_attn_args a = {
-            .q = qkv,
-            .k = qkv + h,
-            .v = qkv + 2 * h,
-            .q_stride = 3 * h,
-            .k_stride = 3 * h,
-            .v_stride = 3 * h,
-            .out = ctx,
-            .out_stride = h,
-            .off = b->off,
-            .n_seq = b->n_seq,
-            .n_heads = nh,
-            .n_kv_heads = nh,
-            .head_dim = hd,
-            .scale = 1.0f / sqrtf((float)hd),
-            .window = L->local ? m->window : 0,
-        };
+        tp_attn_args a = tp_attn_fused_qkv(qkv, nh, hd, ctx, b->off, b->n_seq);
+        a.window = L->local ? m->window : 0;
         tp_attention(pool, &a, att);
         tp_linear_fwd(pool, &L->wo, ctx, n, tmp);
         for (size_t i = 0; i < (size_t)n * h; i++)
@@ -310,7 +295,8 @@ tp_status tp_modernbert_load(const tp_modeldir *md, tp_weights *w, const tp_mode
     }
     if ((s = rope_thetas(md, &m->theta_global, &m->theta_local, err))) goto fail;
     static const char *const prefixes[] = {"model.", NULL};
-    if ((s = tp_model_use_prefix(md, w, prefixes, "embeddings.tok_embeddings.weight", err))) goto fail;
+    if ((s = tp_model_use_prefix(md, w, prefixes, "embeddings.tok_embeddings.weight", err)))
+        goto fail;
     if ((s = tp_model_tensor(w, &m->tok, err, 2, B->vocab_size, h,
                              "embeddings.tok_embeddings.weight")) ||
         (s = norm_tensors(w, h, norm_bias, &m->emb_g, &m->emb_b, err, "embeddings.norm")) ||
