@@ -8,7 +8,9 @@
 # After the back-to-back runs, --rounds R alternates ORT and tidepool f32 R times (each a warm-up and
 # one timed pass, in alternating order, plus the fp32 GEMM ceiling at 2048^3), so that both see the
 # same machine load; the summary gives each round's ratio and % of that round's ceiling, and their
-# medians (this VM's load moves single runs by 10-30%).
+# medians (this VM's load moves single runs by 10-30%). Each tidepool round also runs one
+# --paired-ceiling pass (tp_bench: 2048^3 GEMMs of tidepool and oneDNN interleaved with the model's
+# batches in one process), whose ratio does not depend on when the separate ceiling ran.
 #
 # Needs (bench only, not the build): Debian python3-torch python3-numpy python3-onnx
 # libopenblas0-openmp (model generator / torch), Node.js + npm (onnxruntime-node 1.30.0,
@@ -103,7 +105,7 @@ ort_round() { # model round
 }
 tp_round() { # model round
     "$W/tp_bench" --model "$W/models/$1" --workload "$B/workload.jsonl" --runs 1 \
-        --latency-runs 0 --json "$OUT/round_$1_$2_tp.json" "${LIMIT[@]}" >/dev/null
+        --latency-runs 0 --paired-ceiling 1 --json "$OUT/round_$1_$2_tp.json" "${LIMIT[@]}" >/dev/null
 }
 for m in $MODELS; do
     for r in $(seq 1 "$ROUNDS"); do

@@ -106,26 +106,34 @@ for m in ("minilm-l6", "bert-base"):
         if not o or not t:
             break
         rc = ceiling_of(load("round_%s_%d_gemm.json" % (m, r))) or ceil
+        pcj = t.get("paired_ceiling")
         rounds.append((m, r, o["orders"]["sorted"]["tokens_per_s"], t["tokens_per_s"],
-                       t["achieved_gflops"], o["orders"]["sorted"]["achieved_gflops"], rc))
+                       t["achieved_gflops"], o["orders"]["sorted"]["achieved_gflops"], rc, pcj))
         r += 1
 if rounds:
     print("\n### f32 vs ORT, interleaved rounds (odd rounds ORT first, even rounds tidepool first; "
           "each a warm-up + 1 timed pass, then the round's fp32 ceiling at 2048^3)\n")
     print("| model | round | ORT tokens/s | tidepool f32 tokens/s | x ORT | ORT GFLOP/s | tidepool GFLOP/s "
-          "| round ceiling GFLOP/s | tidepool % of ceiling |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for m, r, ot, tt, tg, og, rc in rounds:
-        print("| %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f | %s | %s |" % (
+          "| round ceiling GFLOP/s | tidepool % of ceiling "
+          "| paired: model / tidepool 2048^3 / oneDNN 2048^3 GFLOP/s | paired % of ceiling |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for m, r, ot, tt, tg, og, rc, pcj in rounds:
+        print("| %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f | %s | %s | %s | %s |" % (
             m, r, ot, tt, tt / ot, og, tg, "%.1f" % rc if rc else "",
-            "%.0f%%" % (100 * tg / rc) if rc else ""))
+            "%.0f%%" % (100 * tg / rc) if rc else "",
+            "%.1f / %.1f / %.1f" % (pcj["model_gflops"], pcj["tidepool_2048_gflops"],
+                                    pcj["onednn_2048_gflops"]) if pcj else "",
+            "%.1f%%" % pcj["pct_of_ceiling"] if pcj else ""))
     for m in ("minilm-l6", "bert-base"):
         mine = [x for x in rounds if x[0] == m]
         if not mine:
             continue
         rs = sorted(x[3] / x[2] for x in mine)
         pc = sorted(100 * x[4] / x[6] for x in mine if x[6])
+        pp = sorted(x[7]["pct_of_ceiling"] for x in mine if x[7])
         print("\n%s: median ratio %.2f (min %.2f, max %.2f) over %d rounds; median %.1f GFLOP/s%s" % (
             m, median(rs), rs[0], rs[-1], len(rs), median(x[4] for x in mine),
             "; %% of the round's ceiling: median %.0f%% (min %.0f%%, max %.0f%%)" % (
-                median(pc), pc[0], pc[-1]) if pc else ""))
+                median(pc), pc[0], pc[-1]) if pc else "")
+              + ("; paired %% of ceiling: median %.1f%% (min %.1f%%, max %.1f%%)" % (
+                  median(pp), pp[0], pp[-1]) if pp else ""))

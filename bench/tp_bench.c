@@ -3,7 +3,7 @@
  *
  *   tp_bench --model DIR [--workload FILE] [--threads 2] [--runs 3] [--batch 32]
  *            [--dtype f32|bf16] [--quantize int8] [--save-emb FILE] [--ref-emb FILE]...
- *            [--latency-runs 300] [--json FILE]
+ *            [--latency-runs 300] [--paired-ceiling PASSES] [--json FILE]
  *
  * Workload lines are tokenized with tp_engine_tokenize (not timed, like ORT's tokenize_s), sorted
  * by token count (ties by line number, as run_ort.js does) and cut into batches of --batch
@@ -14,7 +14,15 @@
  * Also: batch-1 latency (p50/p99) of the first 16-token workload sentence, peak RSS (getrusage),
  * achieved GFLOP/s with the shared bench's formula (2 x encoder-layer parameters + 4 L h n per
  * token of attention), and the cosine of each embedding against --ref-emb files (float32
- * [sentences][dim] in workload order, e.g. ORT's ort_emb_<model>.f32). Output: JSON on stdout. */
+ * [sentences][dim] in workload order, e.g. ORT's ort_emb_<model>.f32). Output: JSON on stdout.
+ *
+ * --paired-ceiling P: after the timed passes, P more passes in which every CEIL_EVERY batches are
+ * followed by one 2048^3 f32 GEMM with each ceiling backend in this process (tidepool's own f32
+ * kernel on a pool of --threads, and oneDNN's sgemm when libdnnl.so.2 is installed). The model
+ * and the GEMMs then see the same load, sampled every second or so across the pass, so the ratio
+ * of their aggregate rates (model FLOP / model time against GEMM FLOP / GEMM time of the best
+ * backend) is the paired "% of the sgemm ceiling" that a busy machine can still measure. */
+#include <dlfcn.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,8 +30,74 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "core/threadpool.h"
+#include "kernels/kernels.h"
 #include "tidepool.h"
+
+typedef int (*dnnl_sgemm_fn)(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha,
+                             const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                             float *c, int64_t ldc);
+
+enum { CEIL_N = 2048, CEIL_EVERY = 2 };
+
+/* The ceiling backends of --paired-ceiling: 2048^3, y = x W^T, as bench/gemm_bench.c. */
+typedef struct {
+    float *x, *w, *y;
+    tp_linear lin;
+    tp_pool *pool;
+    dnnl_sgemm_fn dnnl;
+    double t[2]; /* seconds spent: tidepool, oneDNN */
+    int calls;
+} ceiling;
+
+static void ceiling_init(ceiling *c, int threads) {
+    size_t nn = (size_t)CEIL_N * CEIL_N;
+    c->x = malloc(nn * 4);
+    c->w = malloc(nn * 4);
+    c->y = malloc(nn * 4);
+    if (!c->x || !c->w || !c->y) {
+        fprintf(stderr, "tp_bench: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < nn; i++) {
+        c->x[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
+        c->w[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
+    }
+    c->lin = (tp_linear){.w = c->w, .n = CEIL_N, .k = CEIL_N};
+    if (tp_linear_prepare(&c->lin, TP_LIN_F32, NULL) != TP_OK) {
+        fprintf(stderr, "tp_bench: cannot prepare the ceiling GEMM\n");
+        exit(1);
+    }
+    c->pool = tp_pool_create(threads);
+    /* oneDNN runs on OpenMP threads: make them sleep when idle, or they would spin into the
+     * model's next batch (a separate process, as gemm_bench is, has no such effect) */
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    char nt[16];
+    snprintf(nt, sizeof nt, "%d", threads);
+    setenv("OMP_NUM_THREADS", nt, 1);
+    void *h = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    c->dnnl = h ? (dnnl_sgemm_fn)(uintptr_t)dlsym(h, "dnnl_sgemm") : NULL;
+}
+
+/* Each timed call starts after a 5 ms sleep, so that the threads of whatever ran before (the
+ * engine's pool, the other backend) have stopped spinning and stolen no cycles from it. */
+static void ceiling_sample(ceiling *c, double (*clock)(void)) {
+    usleep(5000);
+    double t0 = clock();
+    tp_linear_fwd(c->pool, &c->lin, c->x, CEIL_N, c->y);
+    c->t[0] += clock() - t0;
+    if (c->dnnl) {
+        usleep(5000);
+        t0 = clock();
+        c->dnnl('N', 'T', CEIL_N, CEIL_N, CEIL_N, 1.0f, c->x, CEIL_N, c->w, CEIL_N, 0.0f, c->y,
+                CEIL_N);
+        c->t[1] += clock() - t0;
+    }
+    c->calls++;
+    usleep(5000); /* and the model's next batch starts after theirs stopped */
+}
 
 static double now(void) {
     struct timespec t;
@@ -52,7 +126,7 @@ int main(int argc, char **argv) {
     const char *model = NULL, *workload = "bench/ref/workload.jsonl", *save_emb = NULL,
                *json_out = NULL, *dtype = NULL, *quant = NULL;
     const char *ref_emb[8];
-    int n_ref = 0, threads = 2, runs = 3, batch = 32, lat_runs = 300, limit = 0;
+    int n_ref = 0, threads = 2, runs = 3, batch = 32, lat_runs = 300, limit = 0, paired = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define ARG(name) (!strcmp(a, name) && v && ++i)
@@ -76,6 +150,8 @@ int main(int argc, char **argv) {
             ref_emb[n_ref++] = v;
         else if (ARG("--latency-runs"))
             lat_runs = atoi(v);
+        else if (ARG("--paired-ceiling"))
+            paired = atoi(v);
         else if (ARG("--limit"))
             limit = atoi(v);
         else if (ARG("--json"))
@@ -204,6 +280,46 @@ int main(int argc, char **argv) {
         free(lat);
     }
 
+    /* paired ceiling: model batches and 2048^3 GEMMs interleaved (see the top of this file) */
+    double pm_t = 0, pm_flop = 0, pc_gf[2] = {0, 0};
+    ceiling ce = {0};
+    if (paired > 0) {
+        double *bflop = calloc(n, sizeof *bflop);
+        for (size_t i = 0; i < n; i++) {
+            double len = (double)enc[order[i]].len;
+            bflop[i] = len * (2 * params + 4 * L * h * len);
+        }
+        ceiling_init(&ce, threads);
+        ceiling_sample(&ce, now); /* warm-up */
+        ce.t[0] = ce.t[1] = 0;
+        ce.calls = 0;
+        size_t bs = batch > 0 ? (size_t)batch : n;
+        for (int r = 0; r < paired; r++) {
+            int nb_done = 0;
+            for (size_t i = 0; i < n; i += bs) {
+                size_t nb = n - i < bs ? n - i : bs;
+                double t0 = now();
+                if (tp_engine_run(e, TP_TASK_EMBED, seqs + i, nb, &ro, res + i, &err) != TP_OK)
+                    die("run", &err);
+                pm_t += now() - t0;
+                for (size_t q = i; q < i + nb; q++) {
+                    pm_flop += bflop[q];
+                    tp_result_free(&res[q]);
+                }
+                if (++nb_done % CEIL_EVERY == 0) ceiling_sample(&ce, now);
+            }
+        }
+        double cflop = 2.0 * CEIL_N * CEIL_N * CEIL_N * ce.calls;
+        for (int b = 0; b < 2; b++)
+            pc_gf[b] = ce.t[b] > 0 ? cflop / ce.t[b] / 1e9 : 0;
+        fprintf(stderr,
+                "tp_bench: paired: model %.1f GFLOP/s, 2048^3 tidepool %.1f, oneDNN %.1f GFLOP/s "
+                "(%d samples) -> %.1f%% of the best\n",
+                pm_flop / pm_t / 1e9, pc_gf[0], pc_gf[1], ce.calls,
+                100 * pm_flop / pm_t / 1e9 / fmax(pc_gf[0], pc_gf[1]));
+        free(bflop);
+    }
+
     if (save_emb) {
         FILE *o = fopen(save_emb, "wb");
         if (!o || fwrite(emb, sizeof *emb, n * (size_t)dim, o) != n * (size_t)dim)
@@ -229,6 +345,16 @@ int main(int argc, char **argv) {
     json_object_set_new(out, "latency16_p50_ms", json_real(p50 * 1e3));
     json_object_set_new(out, "latency16_p99_ms", json_real(p99 * 1e3));
     json_object_set_new(out, "peak_rss_mb", json_real((double)ru.ru_maxrss / 1024.0));
+    if (paired > 0) {
+        double best = fmax(pc_gf[0], pc_gf[1]);
+        json_object_set_new(out, "paired_ceiling",
+                            json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:s}", "passes", paired,
+                                      "samples", ce.calls, "model_gflops", pm_flop / pm_t / 1e9,
+                                      "tidepool_2048_gflops", pc_gf[0], "onednn_2048_gflops",
+                                      pc_gf[1], "pct_of_ceiling", 100 * pm_flop / pm_t / 1e9 / best,
+                                      "ceiling_backend",
+                                      pc_gf[1] > pc_gf[0] ? "onednn" : "tidepool-f32"));
+    }
     json_t *tl = json_array();
     for (int r = 0; r < runs; r++)
         json_array_append_new(tl, json_real(times[r]));

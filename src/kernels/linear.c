@@ -375,7 +375,10 @@ void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, 
     }
     /* Tasks are groups of panels over blocks of rows (row-block major): the weights stream from
      * memory once per row block, the A rows of a block stay in L2/L3. Batches up to ~768 tokens
-     * are one block. About 4 tasks per thread balance the cores; tiny layers run on one.
+     * are one block. f32 layers run about 8 tasks per thread, which balances the cores when the
+     * VM takes one of them away for a while (4 per thread: about 3% slower on bert-base, paired;
+     * bench/RESULTS.md round 11); the AMX layers about 4 (8 made int8 3% slower); tiny layers
+     * run on one.
      * (The generic path hands whole columns to OpenBLAS: one row block.) */
     c.mb = c.path == PATH_GENERIC || m <= 768 ? m : 384; /* 384: a multiple of TP_MR */
     /* f32 A is packed into tiles (one pass, both threads) when it is reused across many weight
@@ -412,12 +415,13 @@ void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, 
         tp_pool_run((long)m * P->k > 32768 ? pool : NULL, convert_task, &c, (m + 15) / 16);
     }
     c.slices = (float *)(void *)(s + a_bytes);
-    int tasks = nt > 1 ? nt * 4 : 1; /* one thread: one run over all panels (one prefetch chain) */
+    /* one thread: one run over all panels (one prefetch chain) */
+    int tasks = nt > 1 ? nt * (P->kind == TP_LIN_F32 ? 8 : 4) : 1;
     if ((long)m * P->n * P->k < 64L * 64 * 64) tasks = 1;
     if (tasks > P->np) tasks = P->np;
     c.group = (P->np + tasks - 1) / tasks;
-    /* the f32 wide kernel takes panels in pairs: keep each task's group even (24 panels: 6 tasks
-     * of 4, not 8 of 3 with a lone 12 x 32 panel each; +2% on bert-base, round 10) */
+    /* the f32 wide kernel takes panels in pairs: keep each task's group even (an odd group
+     * leaves each task a lone panel for the 12 x 32 kernel; +2% on bert-base, round 10) */
     if (f32_avx512 && !pack_a && (c.group & 1) && P->np > 1) c.group++;
     c.n_groups = (P->np + c.group - 1) / c.group;
     if (pack_a) c.xp = (float *)(void *)s;
