@@ -309,6 +309,7 @@ int main(int argc, char **argv) {
                 if (++nb_done % CEIL_EVERY == 0) ceiling_sample(&ce, now);
             }
         }
+        if (!ce.calls) ceiling_sample(&ce, now); /* a pass of one batch (--batch 0) */
         double cflop = 2.0 * CEIL_N * CEIL_N * CEIL_N * ce.calls;
         for (int b = 0; b < 2; b++)
             pc_gf[b] = ce.t[b] > 0 ? cflop / ce.t[b] / 1e9 : 0;
