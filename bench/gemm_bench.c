@@ -14,15 +14,13 @@
 #include <time.h>
 
 #include "core/threadpool.h"
+#include "gemm_ref.h"
 #include "kernels/cpu.h"
 #include "kernels/kernels.h"
 
 typedef void (*sgemm_fn)(int order, int ta, int tb, int m, int n, int k, float alpha,
                          const float *a, int lda, const float *b, int ldb, float beta, float *c,
                          int ldc);
-typedef int (*dnnl_sgemm_fn)(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha,
-                             const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
-                             float *c, int64_t ldc);
 
 static double now(void) {
     struct timespec t;
@@ -122,13 +120,12 @@ int main(int argc, char **argv) {
     void *blis = dlopen("/usr/lib/x86_64-linux-gnu/blis-openmp/libblis.so.4",
                         RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
     if (!blis) blis = dlopen("libblis.so.4", RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-    void *dnnl = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
     sgemm_fn blis_sgemm = blis ? (sgemm_fn)(uintptr_t)dlsym(blis, "cblas_sgemm") : NULL;
     if (blis) {
         void (*set)(long) = (void (*)(long))(uintptr_t)dlsym(blis, "bli_thread_set_num_threads");
         if (set) set(threads);
     }
-    dnnl_sgemm_fn dnnl_sgemm = dnnl ? (dnnl_sgemm_fn)(uintptr_t)dlsym(dnnl, "dnnl_sgemm") : NULL;
+    dnnl_sgemm_fn dnnl_sgemm = bench_dnnl_sgemm();
     tp_pool *pool = tp_pool_create(threads);
     printf("# cpu level %s, bf16 %d, vnni %d, threads %d\n", tp_cpu_level_name(tp_cpu_level_get()),
            tp_cpu_has_bf16(), tp_cpu_has_vnni(), threads);
@@ -138,10 +135,7 @@ int main(int argc, char **argv) {
         float *x = malloc((size_t)m * k * 4), *w = malloc((size_t)n * k * 4),
               *y = malloc((size_t)m * n * 4);
         if (!x || !w || !y) return 1;
-        for (size_t i = 0; i < (size_t)m * k; i++)
-            x[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
-        for (size_t i = 0; i < (size_t)n * k; i++)
-            w[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
+        bench_gemm_inputs(x, (size_t)m * k, w, (size_t)n * k);
         ctx_t c = {.x = x, .w = w, .y = y, .m = m, .n = n, .k = k, .pool = pool};
         openblas_set_num_threads(threads);
         c.sgemm = (sgemm_fn)cblas_sgemm;

@@ -22,7 +22,6 @@
  * and the GEMMs then see the same load, sampled every second or so across the pass, so the ratio
  * of their aggregate rates (model FLOP / model time against GEMM FLOP / GEMM time of the best
  * backend) is the paired "% of the sgemm ceiling" that a busy machine can still measure. */
-#include <dlfcn.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,12 +32,15 @@
 #include <unistd.h>
 
 #include "core/threadpool.h"
+#include "gemm_ref.h"
 #include "kernels/kernels.h"
 #include "tidepool.h"
 
-typedef int (*dnnl_sgemm_fn)(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha,
-                             const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
-                             float *c, int64_t ldc);
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
 
 enum { CEIL_N = 2048, CEIL_EVERY = 2 };
 
@@ -61,10 +63,7 @@ static void ceiling_init(ceiling *c, int threads) {
         fprintf(stderr, "tp_bench: out of memory\n");
         exit(1);
     }
-    for (size_t i = 0; i < nn; i++) {
-        c->x[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
-        c->w[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
-    }
+    bench_gemm_inputs(c->x, nn, c->w, nn);
     c->lin = (tp_linear){.w = c->w, .n = CEIL_N, .k = CEIL_N};
     if (tp_linear_prepare(&c->lin, TP_LIN_F32, NULL) != TP_OK) {
         fprintf(stderr, "tp_bench: cannot prepare the ceiling GEMM\n");
@@ -77,32 +76,25 @@ static void ceiling_init(ceiling *c, int threads) {
     char nt[16];
     snprintf(nt, sizeof nt, "%d", threads);
     setenv("OMP_NUM_THREADS", nt, 1);
-    void *h = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-    c->dnnl = h ? (dnnl_sgemm_fn)(uintptr_t)dlsym(h, "dnnl_sgemm") : NULL;
+    c->dnnl = bench_dnnl_sgemm();
 }
 
 /* Each timed call starts after a 5 ms sleep, so that the threads of whatever ran before (the
  * engine's pool, the other backend) have stopped spinning and stolen no cycles from it. */
-static void ceiling_sample(ceiling *c, double (*clock)(void)) {
+static void ceiling_sample(ceiling *c) {
     usleep(5000);
-    double t0 = clock();
+    double t0 = now();
     tp_linear_fwd(c->pool, &c->lin, c->x, CEIL_N, c->y);
-    c->t[0] += clock() - t0;
+    c->t[0] += now() - t0;
     if (c->dnnl) {
         usleep(5000);
-        t0 = clock();
+        t0 = now();
         c->dnnl('N', 'T', CEIL_N, CEIL_N, CEIL_N, 1.0f, c->x, CEIL_N, c->w, CEIL_N, 0.0f, c->y,
                 CEIL_N);
-        c->t[1] += clock() - t0;
+        c->t[1] += now() - t0;
     }
     c->calls++;
     usleep(5000); /* and the model's next batch starts after theirs stopped */
-}
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 static int cmp_d(const void *a, const void *b) {
@@ -219,10 +211,10 @@ int main(int argc, char **argv) {
     double h = info->hidden_size, L = info->n_layers;
     double ff = cfg ? (double)json_integer_value(json_object_get(cfg, "intermediate_size")) : 4 * h;
     double params = L * (4 * h * h + 4 * h + 2 * h * ff + ff + h + 4 * h);
-    double flop = 0;
+    double flop = 0, *sflop = malloc(n * sizeof *sflop); /* per sentence, in sorted order */
     for (size_t i = 0; i < n; i++) {
-        double len = (double)enc[i].len;
-        flop += len * (2 * params + 4 * L * h * len);
+        double len = (double)enc[order[i]].len;
+        flop += sflop[i] = len * (2 * params + 4 * L * h * len);
     }
     if (cfg) json_decref(cfg);
 
@@ -281,16 +273,11 @@ int main(int argc, char **argv) {
     }
 
     /* paired ceiling: model batches and 2048^3 GEMMs interleaved (see the top of this file) */
-    double pm_t = 0, pm_flop = 0, pc_gf[2] = {0, 0};
+    double pm_t = 0, pm_flop = 0, pm_gf = 0, pc_gf[2] = {0, 0}, pc_best = 0;
     ceiling ce = {0};
     if (paired > 0) {
-        double *bflop = calloc(n, sizeof *bflop);
-        for (size_t i = 0; i < n; i++) {
-            double len = (double)enc[order[i]].len;
-            bflop[i] = len * (2 * params + 4 * L * h * len);
-        }
         ceiling_init(&ce, threads);
-        ceiling_sample(&ce, now); /* warm-up */
+        ceiling_sample(&ce); /* warm-up */
         ce.t[0] = ce.t[1] = 0;
         ce.calls = 0;
         size_t bs = batch > 0 ? (size_t)batch : n;
@@ -303,22 +290,22 @@ int main(int argc, char **argv) {
                     die("run", &err);
                 pm_t += now() - t0;
                 for (size_t q = i; q < i + nb; q++) {
-                    pm_flop += bflop[q];
+                    pm_flop += sflop[q];
                     tp_result_free(&res[q]);
                 }
-                if (++nb_done % CEIL_EVERY == 0) ceiling_sample(&ce, now);
+                if (++nb_done % CEIL_EVERY == 0) ceiling_sample(&ce);
             }
         }
-        if (!ce.calls) ceiling_sample(&ce, now); /* a pass of one batch (--batch 0) */
+        if (!ce.calls) ceiling_sample(&ce); /* a pass of one batch (--batch 0) */
         double cflop = 2.0 * CEIL_N * CEIL_N * CEIL_N * ce.calls;
         for (int b = 0; b < 2; b++)
             pc_gf[b] = ce.t[b] > 0 ? cflop / ce.t[b] / 1e9 : 0;
+        pm_gf = pm_flop / pm_t / 1e9;
+        pc_best = fmax(pc_gf[0], pc_gf[1]);
         fprintf(stderr,
                 "tp_bench: paired: model %.1f GFLOP/s, 2048^3 tidepool %.1f, oneDNN %.1f GFLOP/s "
                 "(%d samples) -> %.1f%% of the best\n",
-                pm_flop / pm_t / 1e9, pc_gf[0], pc_gf[1], ce.calls,
-                100 * pm_flop / pm_t / 1e9 / fmax(pc_gf[0], pc_gf[1]));
-        free(bflop);
+                pm_gf, pc_gf[0], pc_gf[1], ce.calls, 100 * pm_gf / pc_best);
     }
 
     if (save_emb) {
@@ -346,16 +333,13 @@ int main(int argc, char **argv) {
     json_object_set_new(out, "latency16_p50_ms", json_real(p50 * 1e3));
     json_object_set_new(out, "latency16_p99_ms", json_real(p99 * 1e3));
     json_object_set_new(out, "peak_rss_mb", json_real((double)ru.ru_maxrss / 1024.0));
-    if (paired > 0) {
-        double best = fmax(pc_gf[0], pc_gf[1]);
-        json_object_set_new(out, "paired_ceiling",
-                            json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:s}", "passes", paired,
-                                      "samples", ce.calls, "model_gflops", pm_flop / pm_t / 1e9,
-                                      "tidepool_2048_gflops", pc_gf[0], "onednn_2048_gflops",
-                                      pc_gf[1], "pct_of_ceiling", 100 * pm_flop / pm_t / 1e9 / best,
-                                      "ceiling_backend",
-                                      pc_gf[1] > pc_gf[0] ? "onednn" : "tidepool-f32"));
-    }
+    if (paired > 0)
+        json_object_set_new(
+            out, "paired_ceiling",
+            json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:s}", "passes", paired, "samples", ce.calls,
+                      "model_gflops", pm_gf, "tidepool_2048_gflops", pc_gf[0], "onednn_2048_gflops",
+                      pc_gf[1], "pct_of_ceiling", 100 * pm_gf / pc_best, "ceiling_backend",
+                      pc_gf[1] > pc_gf[0] ? "onednn" : "tidepool-f32"));
     json_t *tl = json_array();
     for (int r = 0; r < runs; r++)
         json_array_append_new(tl, json_real(times[r]));
