@@ -194,6 +194,11 @@ static const int lin_shapes[][3] = {
     {800, 66, 17},
     {791, 40, 20},
     {1601, 50, 9},
+    /* f32 on a pool: the last panel groups split into row slices (packed A, in-place A, and the
+     * last of several row blocks) */
+    {200, 300, 100},
+    {250, 400, 300},
+    {1000, 200, 96},
 };
 
 static void test_linear_kind(tp_lin_kind kind) {
