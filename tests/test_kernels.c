@@ -262,6 +262,65 @@ static void test_linear_lowp_vs_f32(void **state) {
     free(y);
 }
 
+/* LayerNorm writing a packed copy of its output, and a linear layer reading that copy
+ * (tp_linear_fwd_xp): bit-identical to LayerNorm then tp_linear_fwd_ex at every level, on one
+ * thread and on a pool, for layers that take a packed input (n >= 2k) and ones that do not. */
+static void test_layernorm_pack_linear(void **state) {
+    (void)state;
+    static const int shapes[][3] = {{1, 64, 16},    {13, 96, 48},  {40, 200, 100},
+                                    {250, 300, 96}, {800, 70, 24}, {37, 50, 60}};
+    tp_pool *pools[2] = {NULL, tp_pool_create(2)};
+    assert_non_null(pools[1]);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        float *w = rand_vec((size_t)n * k, 0.5f), *b = rand_vec((size_t)n, 0.5f);
+        float *x = rand_vec((size_t)m * k, 1.0f), *r = rand_vec((size_t)m * k, 1.0f);
+        float *g = rand_vec((size_t)k, 1.0f), *be = rand_vec((size_t)k, 0.5f);
+        float *x1 = malloc((size_t)m * k * sizeof *x1), *x2 = malloc((size_t)m * k * sizeof *x2);
+        float *xp = malloc(tp_linear_packed_floats(m, k) * sizeof *xp);
+        float *y1 = malloc((size_t)m * n * sizeof *y1), *y2 = malloc((size_t)m * n * sizeof *y2);
+        assert_true(x1 && x2 && xp && y1 && y2);
+        tp_linear l = {.w = w, .b = b, .n = n, .k = k};
+        assert_int_equal(tp_linear_prepare(&l, TP_LIN_F32, NULL), TP_OK);
+        for (int li = 0; li < N_LEVELS; li++) {
+            if (!use_level(levels[li])) continue;
+            assert_int_equal(tp_linear_takes_packed(&l), levels[li] >= TP_CPU_AVX512 && n >= 2 * k);
+            for (int pi = 0; pi < 2; pi++)
+                for (int with_r = 0; with_r < 2; with_r++) {
+                    memcpy(x1, x, (size_t)m * k * sizeof *x1);
+                    memcpy(x2, x, (size_t)m * k * sizeof *x2);
+                    const float *rr = with_r ? r : NULL;
+                    float *pk = tp_linear_takes_packed(&l) ? xp : NULL;
+                    if (rr)
+                        tp_add_layernorm(pools[pi], x1, rr, g, be, m, k, 1e-5f);
+                    else
+                        tp_layernorm(pools[pi], x1, g, be, m, k, 1e-5f);
+                    tp_add_layernorm_pack(pools[pi], x2, rr, g, be, m, k, 1e-5f, pk);
+                    assert_memory_equal(x1, x2, (size_t)m * k * sizeof *x1);
+                    tp_linear_fwd_ex(pools[pi], &l, x1, m, y1, TP_EPI_GELU_ERF, NULL);
+                    tp_linear_fwd_xp(pools[pi], &l, x2, pk, m, y2, TP_EPI_GELU_ERF, NULL);
+                    if (memcmp(y1, y2, (size_t)m * n * sizeof *y1))
+                        fail_msg("packed input differs: level %s m=%d n=%d k=%d pool=%d r=%d",
+                                 tp_cpu_level_name(levels[li]), m, n, k, pi, with_r);
+                }
+        }
+        restore_level();
+        tp_linear_release(&l);
+        free(w);
+        free(b);
+        free(x);
+        free(r);
+        free(g);
+        free(be);
+        free(x1);
+        free(x2);
+        free(xp);
+        free(y1);
+        free(y2);
+    }
+    tp_pool_free(pools[1]);
+}
+
 static void test_linear_unprepared_and_m0(void **state) {
     (void)state;
     float w[6] = {1, 2, 3, 4, 5, 6}, b[2] = {0.5f, -1}, x[3] = {1, -1, 2}, y[2];
@@ -709,6 +768,7 @@ int main(void) {
         cmocka_unit_test(test_linear_int8),
         cmocka_unit_test(test_linear_lowp_vs_f32),
         cmocka_unit_test(test_linear_unprepared_and_m0),
+        cmocka_unit_test(test_layernorm_pack_linear),
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_glu),
         cmocka_unit_test(test_softmax),

@@ -46,6 +46,16 @@ typedef enum {
  * activation and the add. */
 void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, float *y,
                       tp_epi_act act, const float *res);
+/* Whether tp_linear_fwd_xp uses an input packed by the caller on this CPU (f32 layers with
+ * n >= 2k on AVX-512: QKV, FFN-up), which tp_add_layernorm_pack can write. */
+int tp_linear_takes_packed(const tp_linear *l);
+/* Floats of a packed input of m rows of k. */
+size_t tp_linear_packed_floats(int m, int k);
+/* tp_linear_fwd_ex with the input also given packed in tiles of TP_MR rows (k floats per row,
+ * ceil(m / TP_MR) * TP_MR rows, as tp_add_layernorm_pack writes them), which saves the packing
+ * pass; xp is ignored (may be NULL) when tp_linear_takes_packed(l) is 0. Same results. */
+void tp_linear_fwd_xp(tp_pool *pool, const tp_linear *l, const float *x, const float *xp, int m,
+                      float *y, tp_epi_act act, const float *res);
 /* Activation over n floats (vectorized where the CPU allows). */
 void tp_epi_act_inplace(float *x, size_t n, tp_epi_act act);
 
@@ -66,6 +76,10 @@ void tp_layernorm(tp_pool *pool, float *x, const float *g, const float *b, int m
 /* x = LayerNorm(x + r) */
 void tp_add_layernorm(tp_pool *pool, float *x, const float *r, const float *g, const float *b,
                       int m, int n, float eps);
+/* tp_add_layernorm (r may be NULL), and when xp is not NULL the result also packed for
+ * tp_linear_fwd_xp (AVX-512 only: pass NULL unless tp_linear_takes_packed). */
+void tp_add_layernorm_pack(tp_pool *pool, float *x, const float *r, const float *g, const float *b,
+                           int m, int n, float eps, float *xp);
 /* y = RMSNorm(x) * g (y may alias x). `offset` is added to g (Gemma-style 1+g) — 0 normally. */
 void tp_rmsnorm(float *y, const float *x, const float *g, int m, int n, float eps);
 

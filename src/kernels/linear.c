@@ -358,8 +358,22 @@ static void blas_single(void) {
     openblas_set_num_threads(1); /* OpenBLAS threads would fight our pool */
 }
 
+int tp_linear_takes_packed(const tp_linear *l) {
+    const tp_packed *P = l->packed;
+    return P && P->kind == TP_LIN_F32 && tp_cpu_level_get() >= TP_CPU_AVX512 && P->n >= 2 * P->k;
+}
+
+size_t tp_linear_packed_floats(int m, int k) {
+    return (size_t)(m + TP_MR - 1) / TP_MR * TP_MR * (size_t)k;
+}
+
 void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, float *y,
                       tp_epi_act act, const float *res) {
+    tp_linear_fwd_xp(pool, l, x, NULL, m, y, act, res);
+}
+
+void tp_linear_fwd_xp(tp_pool *pool, const tp_linear *l, const float *x, const float *xp, int m,
+                      float *y, tp_epi_act act, const float *res) {
     static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
     pthread_once(&blas_once, blas_single);
     if (m <= 0) return;
@@ -402,8 +416,10 @@ void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, 
      * about 1% (more joins), whole batches 12 MiB of peak RSS in `tidepool embed` on bert-base. */
     int f32_avx512 = P->kind == TP_LIN_F32 && c.path == PATH_AVX512;
     int pack_a = f32_avx512 && P->n >= 2 * P->k;
-    int chunk = pack_a ? 4 * c.mb : m; /* rows per pass: unpacked A is one pass over all rows */
-    if (pack_a)
+    if (!pack_a) xp = NULL;
+    /* rows per pass: unpacked or caller-packed A is one pass over all rows */
+    int chunk = pack_a && !xp ? 4 * c.mb : m;
+    if (pack_a && !xp)
         a_bytes =
             (size_t)(((m < chunk ? m : chunk) + TP_MR - 1) / TP_MR) * TP_MR * P->k * sizeof(float);
     if (c.path == PATH_GENERIC) {
@@ -437,14 +453,14 @@ void tp_linear_fwd_ex(tp_pool *pool, const tp_linear *l, const float *x, int m, 
      * leaves each task a lone panel for the 12 x 32 kernel; +2% on bert-base, round 10) */
     if (f32_avx512 && !pack_a && (c.group & 1) && P->np > 1) c.group++;
     c.n_groups = (P->np + c.group - 1) / c.group;
-    if (pack_a) c.xp = (float *)(void *)s;
+    if (pack_a) c.xp = xp ? (float *)(uintptr_t)xp : (float *)(void *)s;
     for (int r = 0; r < m; r += chunk) { /* per pass: pack its rows, then row blocks x panels */
         lin_ctx cb = c;
         cb.m = m - r < chunk ? m - r : chunk;
         cb.x = x + (size_t)r * P->k;
         cb.y = y + (size_t)r * P->n;
         if (res) cb.e.res = res + (size_t)r * P->n;
-        if (pack_a)
+        if (pack_a && !xp)
             tp_pool_run((long)cb.m * P->k > 32768 ? pool : NULL, pack_task, &cb,
                         (cb.m + TP_MR - 1) / TP_MR);
         int tasks_run = cb.n_groups * ((cb.m + c.mb - 1) / c.mb);

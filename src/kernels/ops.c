@@ -11,6 +11,7 @@ typedef struct {
     const float *r, *g, *b;
     int m, n;
     float eps;
+    float *xp; /* packed copy of the result in TP_MR-row tiles, or NULL */
 } ln_ctx;
 
 static void ln_row(float *x, const float *r, const float *g, const float *b, int n, float eps) {
@@ -50,15 +51,35 @@ static void ln_task(void *vctx, int task, int thread) {
                c->eps);
 }
 
+/* One tile of TP_MR rows: normalized, then packed while the rows are still in L1. */
+static void ln_pack_task(void *vctx, int task, int thread) {
+    (void)thread;
+    ln_ctx *c = vctx;
+    int r0 = task * TP_MR, rows = c->m - r0 < TP_MR ? c->m - r0 : TP_MR;
+    for (int i = r0; i < r0 + rows; i++)
+        tp_avx512_ln_row(c->x + (size_t)i * c->n, c->r ? c->r + (size_t)i * c->n : NULL, c->g, c->b,
+                         c->n, c->eps);
+    tp_avx512_pack_a(c->x, c->n, r0, rows, c->xp + (size_t)r0 * c->n);
+}
+
+void tp_add_layernorm_pack(tp_pool *pool, float *x, const float *r, const float *g, const float *b,
+                           int m, int n, float eps, float *xp) {
+    ln_ctx c = {x, r, g, b, m, n, eps, xp};
+    if (!xp || tp_cpu_level_get() < TP_CPU_AVX512)
+        tp_pool_run(pool, ln_task, &c, (m + LN_ROWS - 1) / LN_ROWS);
+    else
+        tp_pool_run(pool, ln_pack_task, &c, (m + TP_MR - 1) / TP_MR);
+}
+
 void tp_layernorm(tp_pool *pool, float *x, const float *g, const float *b, int m, int n,
                   float eps) {
-    ln_ctx c = {x, NULL, g, b, m, n, eps};
+    ln_ctx c = {x, NULL, g, b, m, n, eps, NULL};
     tp_pool_run(pool, ln_task, &c, (m + LN_ROWS - 1) / LN_ROWS);
 }
 
 void tp_add_layernorm(tp_pool *pool, float *x, const float *r, const float *g, const float *b,
                       int m, int n, float eps) {
-    ln_ctx c = {x, r, g, b, m, n, eps};
+    ln_ctx c = {x, r, g, b, m, n, eps, NULL};
     tp_pool_run(pool, ln_task, &c, (m + LN_ROWS - 1) / LN_ROWS);
 }
 

@@ -95,22 +95,39 @@ static tp_status bert_forward(tp_model *mb, tp_pool *pool, const tp_batch *b, fl
             }
         }
     }
-    tp_layernorm(pool, x, m->emb_g, m->emb_b, n, h, m->eps);
     int hd = h / m->base.n_heads;
     tp_epi_act ffn_act = m->act == 0   ? TP_EPI_GELU_ERF
                          : m->act == 1 ? TP_EPI_GELU_TANH
                                        : TP_EPI_RELU;
+    /* The LayerNorms also write their output packed for the next QKV / FFN-up GEMM when it takes
+     * a packed input (f32 on AVX-512), which saves that GEMM its packing pass. The packed copy
+     * lives in a buffer that is dead at that point: FFN-up's in qkv (read by the attention
+     * only), QKV's in ffn (written by FFN-up, read by FFN-down only). */
+    size_t packed = tp_linear_packed_floats(n, h);
+    float *xp_qkv = m->base.n_layers > 0 && tp_linear_takes_packed(&m->layers[0].qkv) &&
+                            packed <= (size_t)n * m->inter_size
+                        ? ffn
+                        : NULL;
+    tp_add_layernorm_pack(pool, x, NULL, m->emb_g, m->emb_b, n, h, m->eps, xp_qkv);
     for (int l = 0; l < m->base.n_layers; l++) {
         bert_layer *L = &m->layers[l];
-        tp_linear_fwd(pool, &L->qkv, x, n, qkv);
+        const bert_layer *next = l + 1 < m->base.n_layers ? &m->layers[l + 1] : NULL;
+        float *xp_up =
+            tp_linear_takes_packed(&L->inter) && packed <= (size_t)n * 3 * h ? qkv : NULL;
+        float *xp_next =
+            next && tp_linear_takes_packed(&next->qkv) && packed <= (size_t)n * m->inter_size
+                ? ffn
+                : NULL;
+        tp_linear_fwd_xp(pool, &L->qkv, x, xp_qkv, n, qkv, TP_EPI_NONE, NULL);
         tp_attn_args a = tp_attn_fused_qkv(qkv, m->base.n_heads, hd, ctx, b->off, b->n_seq);
         tp_attention(pool, &a, att);
         tp_linear_fwd(pool, &L->attn_out, ctx, n, tmp);
-        tp_add_layernorm(pool, x, tmp, L->ln1_g, L->ln1_b, n, h, m->eps);
+        tp_add_layernorm_pack(pool, x, tmp, L->ln1_g, L->ln1_b, n, h, m->eps, xp_up);
         /* bias + activation fused into the GEMM epilogue (same vector / reference functions) */
-        tp_linear_fwd_ex(pool, &L->inter, x, n, ffn, ffn_act, NULL);
+        tp_linear_fwd_xp(pool, &L->inter, x, xp_up, n, ffn, ffn_act, NULL);
         tp_linear_fwd(pool, &L->out, ffn, n, tmp);
-        tp_add_layernorm(pool, x, tmp, L->ln2_g, L->ln2_b, n, h, m->eps);
+        tp_add_layernorm_pack(pool, x, tmp, L->ln2_g, L->ln2_b, n, h, m->eps, xp_next);
+        xp_qkv = xp_next;
     }
     return TP_OK;
 }
