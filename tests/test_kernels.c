@@ -691,6 +691,7 @@ static void test_attention(void **state) {
     int lens2[] = {5, 1, 17, 64, 65, 3};
     int lens3[] = {150, 9, 130};
     int lens4[] = {16, 16, 8, 31};
+    int lens5[] = {16, 16, 8, 31, 70, 3, 12}; /* 168 units: several per pool task, a short last */
     for (int pi = 0; pi < 2; pi++) {
         tp_pool *p = pools[pi];
         check_attention(p, lens1, 1, 2, 2, 8, 0, 0);
@@ -701,6 +702,7 @@ static void test_attention(void **state) {
         check_attention(p, lens3, 3, 2, 2, 64, 0, 16);  /* ModernBERT local window */
         check_attention(p, lens4, 4, 12, 12, 64, 0, 0); /* BERT shape */
         check_attention(p, lens4, 4, 8, 1, 64, 1, 0);   /* MQA */
+        check_attention(p, lens5, 7, 12, 12, 64, 0, 0); /* batch of BERT shape */
         check_attention(p, lens2, 6, 6, 2, 24, 0, 7);   /* window, GQA, odd head dim */
     }
     tp_pool_free(pools[1]);

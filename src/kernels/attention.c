@@ -80,17 +80,21 @@ typedef struct {
     const tp_attn_args *a;
     float *scratch;
     size_t per_thread;
-    int nblk; /* query blocks per (seq, head) for the longest sequence */
+    int nblk;  /* query blocks per (seq, head) for the longest sequence */
+    int units; /* (seq, head, query block) units */
+    int per;   /* units per task */
 } ctx_t;
 
 static void attn_task(void *vctx, int task, int thread) {
     ctx_t *c = vctx;
     const tp_attn_args *a = c->a;
-    int qb = task % c->nblk;
-    int rest = task / c->nblk;
-    int h = rest % a->n_heads;
-    int s = rest / a->n_heads;
-    attn_block(a, s, h, qb, c->scratch + (size_t)thread * c->per_thread);
+    int u1 = (task + 1) * c->per < c->units ? (task + 1) * c->per : c->units;
+    for (int u = task * c->per; u < u1; u++) {
+        int qb = u % c->nblk;
+        int rest = u / c->nblk;
+        attn_block(a, rest / a->n_heads, rest % a->n_heads, qb,
+                   c->scratch + (size_t)thread * c->per_thread);
+    }
 }
 
 tp_attn_args tp_attn_fused_qkv(const float *qkv, int n_heads, int head_dim, float *out,
@@ -119,6 +123,13 @@ void tp_attention(tp_pool *pool, const tp_attn_args *a, float *scratch) {
         max_len = l > max_len ? l : max_len;
     }
     if (max_len == 0) return;
-    ctx_t c = {a, scratch, (size_t)QBLK * (size_t)max_len, (max_len + QBLK - 1) / QBLK};
-    tp_pool_run(pool, attn_task, &c, a->n_seq * a->n_heads * c.nblk);
+    ctx_t c = {a, scratch, (size_t)QBLK * (size_t)max_len, (max_len + QBLK - 1) / QBLK, 0, 1};
+    c.units = a->n_seq * a->n_heads * c.nblk;
+    /* A unit of a short sequence takes a few microseconds, about what claiming it from the pool
+     * costs across cores: hand them out in runs of several units, about 16 tasks per thread (a
+     * batch of 32 sentences: 384 units in 32 tasks; 11% of the attention's thread time went to
+     * claiming and waiting on bert-base before). */
+    int nt = tp_pool_size(pool);
+    if (nt > 1) c.per = c.units / (16 * nt) > 1 ? c.units / (16 * nt) : 1;
+    tp_pool_run(pool, attn_task, &c, (c.units + c.per - 1) / c.per);
 }
