@@ -415,11 +415,11 @@ void tp_linear_fwd_xp(tp_pool *pool, const tp_linear *l, const float *x, const f
      * blocks (1536 rows), so the scratch stays small on long batches; one block per chunk cost
      * about 1% (more joins), whole batches 12 MiB of peak RSS in `tidepool embed` on bert-base. */
     int f32_avx512 = P->kind == TP_LIN_F32 && c.path == PATH_AVX512;
-    int pack_a = f32_avx512 && P->n >= 2 * P->k;
-    if (!pack_a) xp = NULL;
+    int pack_a = tp_linear_takes_packed(l);
+    int pack_here = pack_a && !xp; /* else the caller packed it (or A is read in place) */
     /* rows per pass: unpacked or caller-packed A is one pass over all rows */
-    int chunk = pack_a && !xp ? 4 * c.mb : m;
-    if (pack_a && !xp)
+    int chunk = pack_here ? 4 * c.mb : m;
+    if (pack_here)
         a_bytes =
             (size_t)(((m < chunk ? m : chunk) + TP_MR - 1) / TP_MR) * TP_MR * P->k * sizeof(float);
     if (c.path == PATH_GENERIC) {
@@ -453,14 +453,14 @@ void tp_linear_fwd_xp(tp_pool *pool, const tp_linear *l, const float *x, const f
      * leaves each task a lone panel for the 12 x 32 kernel; +2% on bert-base, round 10) */
     if (f32_avx512 && !pack_a && (c.group & 1) && P->np > 1) c.group++;
     c.n_groups = (P->np + c.group - 1) / c.group;
-    if (pack_a) c.xp = xp ? (float *)(uintptr_t)xp : (float *)(void *)s;
+    if (pack_a) c.xp = pack_here ? (float *)(void *)s : (float *)(uintptr_t)xp;
     for (int r = 0; r < m; r += chunk) { /* per pass: pack its rows, then row blocks x panels */
         lin_ctx cb = c;
         cb.m = m - r < chunk ? m - r : chunk;
         cb.x = x + (size_t)r * P->k;
         cb.y = y + (size_t)r * P->n;
         if (res) cb.e.res = res + (size_t)r * P->n;
-        if (pack_a && !xp)
+        if (pack_here)
             tp_pool_run((long)cb.m * P->k > 32768 ? pool : NULL, pack_task, &cb,
                         (cb.m + TP_MR - 1) / TP_MR);
         int tasks_run = cb.n_groups * ((cb.m + c.mb - 1) / c.mb);

@@ -12,6 +12,7 @@ typedef struct {
     int m, n;
     float eps;
     float *xp; /* packed copy of the result in TP_MR-row tiles, or NULL */
+    int rows;  /* rows per task: TP_MR when packing */
 } ln_ctx;
 
 static void ln_row(float *x, const float *r, const float *g, const float *b, int n, float eps) {
@@ -36,14 +37,17 @@ static void ln_row(float *x, const float *r, const float *g, const float *b, int
 
 #define LN_ROWS 16
 
+/* Rows [task * c->rows, ...): normalized, then (xp, AVX-512 only) packed as one TP_MR-row tile
+ * while they are still in L1. */
 static void ln_task(void *vctx, int task, int thread) {
     (void)thread;
     ln_ctx *c = vctx;
-    int r0 = task * LN_ROWS, r1 = r0 + LN_ROWS < c->m ? r0 + LN_ROWS : c->m;
+    int r0 = task * c->rows, r1 = r0 + c->rows < c->m ? r0 + c->rows : c->m;
     if (tp_cpu_level_get() >= TP_CPU_AVX512) {
         for (int i = r0; i < r1; i++)
             tp_avx512_ln_row(c->x + (size_t)i * c->n, c->r ? c->r + (size_t)i * c->n : NULL, c->g,
                              c->b, c->n, c->eps);
+        if (c->xp) tp_avx512_pack_a(c->x, c->n, r0, r1 - r0, c->xp + (size_t)r0 * c->n);
         return;
     }
     for (int i = r0; i < r1; i++)
@@ -51,36 +55,22 @@ static void ln_task(void *vctx, int task, int thread) {
                c->eps);
 }
 
-/* One tile of TP_MR rows: normalized, then packed while the rows are still in L1. */
-static void ln_pack_task(void *vctx, int task, int thread) {
-    (void)thread;
-    ln_ctx *c = vctx;
-    int r0 = task * TP_MR, rows = c->m - r0 < TP_MR ? c->m - r0 : TP_MR;
-    for (int i = r0; i < r0 + rows; i++)
-        tp_avx512_ln_row(c->x + (size_t)i * c->n, c->r ? c->r + (size_t)i * c->n : NULL, c->g, c->b,
-                         c->n, c->eps);
-    tp_avx512_pack_a(c->x, c->n, r0, rows, c->xp + (size_t)r0 * c->n);
-}
-
 void tp_add_layernorm_pack(tp_pool *pool, float *x, const float *r, const float *g, const float *b,
                            int m, int n, float eps, float *xp) {
-    ln_ctx c = {x, r, g, b, m, n, eps, xp};
-    if (!xp || tp_cpu_level_get() < TP_CPU_AVX512)
-        tp_pool_run(pool, ln_task, &c, (m + LN_ROWS - 1) / LN_ROWS);
-    else
-        tp_pool_run(pool, ln_pack_task, &c, (m + TP_MR - 1) / TP_MR);
+    if (tp_cpu_level_get() < TP_CPU_AVX512) xp = NULL;
+    int rows = xp ? TP_MR : LN_ROWS;
+    ln_ctx c = {x, r, g, b, m, n, eps, xp, rows};
+    tp_pool_run(pool, ln_task, &c, (m + rows - 1) / rows);
 }
 
 void tp_layernorm(tp_pool *pool, float *x, const float *g, const float *b, int m, int n,
                   float eps) {
-    ln_ctx c = {x, NULL, g, b, m, n, eps, NULL};
-    tp_pool_run(pool, ln_task, &c, (m + LN_ROWS - 1) / LN_ROWS);
+    tp_add_layernorm_pack(pool, x, NULL, g, b, m, n, eps, NULL);
 }
 
 void tp_add_layernorm(tp_pool *pool, float *x, const float *r, const float *g, const float *b,
                       int m, int n, float eps) {
-    ln_ctx c = {x, r, g, b, m, n, eps, NULL};
-    tp_pool_run(pool, ln_task, &c, (m + LN_ROWS - 1) / LN_ROWS);
+    tp_add_layernorm_pack(pool, x, r, g, b, m, n, eps, NULL);
 }
 
 void tp_rmsnorm(float *y, const float *x, const float *g, int m, int n, float eps) {

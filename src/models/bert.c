@@ -104,20 +104,17 @@ static tp_status bert_forward(tp_model *mb, tp_pool *pool, const tp_batch *b, fl
      * lives in a buffer that is dead at that point: FFN-up's in qkv (read by the attention
      * only), QKV's in ffn (written by FFN-up, read by FFN-down only). */
     size_t packed = tp_linear_packed_floats(n, h);
-    float *xp_qkv = m->base.n_layers > 0 && tp_linear_takes_packed(&m->layers[0].qkv) &&
-                            packed <= (size_t)n * m->inter_size
-                        ? ffn
-                        : NULL;
+    float *pk_qkv = packed <= (size_t)n * m->inter_size ? ffn : NULL;
+    float *pk_up = packed <= (size_t)n * 3 * h ? qkv : NULL;
+    float *xp_qkv =
+        m->base.n_layers > 0 && tp_linear_takes_packed(&m->layers[0].qkv) ? pk_qkv : NULL;
     tp_add_layernorm_pack(pool, x, NULL, m->emb_g, m->emb_b, n, h, m->eps, xp_qkv);
     for (int l = 0; l < m->base.n_layers; l++) {
         bert_layer *L = &m->layers[l];
-        const bert_layer *next = l + 1 < m->base.n_layers ? &m->layers[l + 1] : NULL;
-        float *xp_up =
-            tp_linear_takes_packed(&L->inter) && packed <= (size_t)n * 3 * h ? qkv : NULL;
-        float *xp_next =
-            next && tp_linear_takes_packed(&next->qkv) && packed <= (size_t)n * m->inter_size
-                ? ffn
-                : NULL;
+        float *xp_up = tp_linear_takes_packed(&L->inter) ? pk_up : NULL;
+        float *xp_next = l + 1 < m->base.n_layers && tp_linear_takes_packed(&m->layers[l + 1].qkv)
+                             ? pk_qkv
+                             : NULL;
         tp_linear_fwd_xp(pool, &L->qkv, x, xp_qkv, n, qkv, TP_EPI_NONE, NULL);
         tp_attn_args a = tp_attn_fused_qkv(qkv, m->base.n_heads, hd, ctx, b->off, b->n_seq);
         tp_attention(pool, &a, att);
